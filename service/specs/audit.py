@@ -1,0 +1,106 @@
+"""The audit spec (DESIGN 6): what to audit, on which data, at which precisions, with which metrics."""
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from service.specs.metrics import METRIC_NAMES, MetricName
+from service.specs.naming import TARGET_NAME, ModelName
+from service.specs.precision import FullPrecision, PrecisionConfig
+from service.specs.unlearning import UnlearningConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSource(_Strict):
+    model: str = Field(min_length=1, max_length=512, description="a hub id (org/name) or a local folder")
+    revision: str | None = Field(None, max_length=200, description="hub branch, tag or commit; default main")
+
+
+class UnlearnedModel(ModelSource):
+    name: ModelName
+
+
+class ReferenceSpec(_Strict):
+    """The retrained model (gold standard) or just its PrivLeak AUC (MUSE News: 0.4772)."""
+
+    model: str | None = Field(None, min_length=1, max_length=512)
+    revision: str | None = None
+    auc: float | None = Field(None, gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _model_or_auc(self) -> "ReferenceSpec":
+        if self.model is None and self.auc is None:
+            raise ValueError("give the reference model, its AUC, or both")
+        return self
+
+
+class Policy(_Strict):
+    max_retained: float = Field(0.5, ge=0.0, description="fail above this retained share of forget knowledge")
+    max_recovery: float = Field(0.25, ge=0.0, description="fail when quantization brings back more than this")
+    min_utility: float = Field(0.8, ge=0.0, le=1.0, description="utility_lost below this share of KnowMem-retain")
+
+
+class Limits(_Strict):
+    max_items: int | None = Field(100, ge=1, le=100_000, description="items per evaluation set")
+    batch_size: int = Field(16, ge=1, le=1024, description="items per generation or scoring batch")
+    bootstrap_samples: int = Field(1000, ge=0, le=100_000, description="resamples for the 95% intervals")
+
+
+class AuditSpec(_Strict):
+    target: ModelSource
+    unlearned: list[UnlearnedModel] = Field(default_factory=list)
+    unlearning: list[UnlearningConfig] = Field(default_factory=list)
+    reference: ReferenceSpec | None = None
+    corpus: str | dict[str, Any] = Field(
+        description="a corpus id (API), a folder or JSON file path (CLI), or the bundle document inline"
+    )
+    policy: Policy = Field(default_factory=Policy)
+    precisions: list[PrecisionConfig] = Field(default_factory=lambda: [FullPrecision()], min_length=1)
+    metrics: list[MetricName] = Field(default_factory=lambda: list(METRIC_NAMES), min_length=1)
+    limits: Limits = Field(default_factory=Limits)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+    @field_validator("precisions")
+    @classmethod
+    def _full_first_and_unique(cls, precisions: list[Any]) -> list[Any]:
+        labels = [p.label for p in precisions]
+        duplicates = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate precisions: {duplicates}")
+        if "full" not in labels:  # recovery is measured against full precision
+            precisions = [FullPrecision(), *precisions]
+        return precisions
+
+    @field_validator("metrics")
+    @classmethod
+    def _unique_metrics(cls, metrics: list[str]) -> list[str]:
+        return list(dict.fromkeys(metrics))
+
+    @model_validator(mode="after")
+    def _unique_model_names(self) -> "AuditSpec":
+        names = [m.name for m in self.unlearned] + [u.name for u in self.unlearning]
+        if not names:
+            raise ValueError("nothing to audit: give `unlearned` models or `unlearning` recipes")
+        if TARGET_NAME in names:
+            raise ValueError(f"the name '{TARGET_NAME}' is reserved for the target model")
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"model names must be unique across unlearned and unlearning: {duplicates}")
+        return self
+
+    @property
+    def model_names(self) -> list[str]:
+        """Every audited model, target first."""
+        return [TARGET_NAME] + [m.name for m in self.unlearned] + [u.name for u in self.unlearning]
+
+    @property
+    def precision_labels(self) -> list[str]:
+        return [p.label for p in self.precisions]
+
+    @property
+    def evaluation_metrics(self) -> list[str]:
+        """The requested metrics that are measured on text (everything but collision)."""
+        return [m for m in self.metrics if m != "collision"]

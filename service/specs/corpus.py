@@ -1,0 +1,269 @@
+"""Corpus bundles in the MUSE layout (DESIGN 7): load, validate, hash.
+
+A bundle is read from a folder (raw/forget.txt, verbmem/forget.json, ...) or from one JSON document with
+the same parts as nested keys: {"raw": {"forget": "..." or [...]}, "verbmem": {"forget": [...]}, ...}.
+Every part is optional; a malformed part is refused with the file, the item index and the reason.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class VerbMemItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    prompt: str
+    gt: str
+
+
+class QAItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """One part of the bundle: its path in the layout and the shape of its items."""
+
+    folder: str
+    key: str
+    kind: str  # "text" (raw), "verbmem", "qa" or "strings"
+
+    @property
+    def path(self) -> str:
+        return f"{self.folder}/{self.key}"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.path}.txt" if self.kind == "text" else f"{self.path}.json"
+
+
+PARTS: tuple[PartSpec, ...] = (
+    PartSpec("raw", "forget", "text"),
+    PartSpec("raw", "retain", "text"),
+    PartSpec("verbmem", "forget", "verbmem"),
+    PartSpec("knowmem", "forget_qa", "qa"),
+    PartSpec("knowmem", "retain_qa", "qa"),
+    PartSpec("knowmem", "forget_qa_icl", "qa"),
+    PartSpec("knowmem", "retain_qa_icl", "qa"),
+    PartSpec("privleak", "forget", "strings"),
+    PartSpec("privleak", "retain", "strings"),
+    PartSpec("privleak", "holdout", "strings"),
+)
+PART_BY_PATH = {part.path: part for part in PARTS}
+
+
+@dataclass(frozen=True)
+class CorpusProblem:
+    file: str
+    index: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.file if self.index is None else f"{self.file}: item {self.index}"
+        return f"{where}: {self.reason}"
+
+
+class CorpusError(ValueError):
+    """A bundle that cannot be used, with every problem found (file, item index, reason)."""
+
+    def __init__(self, problems: list[CorpusProblem]):
+        self.problems = problems
+        super().__init__("invalid corpus bundle: " + "; ".join(str(p) for p in problems[:20]))
+
+
+class CorpusBundle(BaseModel):
+    """A validated bundle. Parts are None when missing; raw text is a list of documents."""
+
+    model_config = ConfigDict(frozen=True)
+
+    raw_forget: list[str] | None = None
+    raw_retain: list[str] | None = None
+    verbmem_forget: list[VerbMemItem] | None = None
+    knowmem_forget_qa: list[QAItem] | None = None
+    knowmem_retain_qa: list[QAItem] | None = None
+    knowmem_forget_qa_icl: list[QAItem] | None = None
+    knowmem_retain_qa_icl: list[QAItem] | None = None
+    privleak_forget: list[str] | None = None
+    privleak_retain: list[str] | None = None
+    privleak_holdout: list[str] | None = None
+
+    def part(self, path: str) -> list[Any] | None:
+        return getattr(self, path.replace("/", "_"))
+
+    def present_parts(self) -> list[str]:
+        return [p.path for p in PARTS if self.part(p.path) is not None]
+
+    def to_document(self) -> dict[str, dict[str, Any]]:
+        """The bundle as one JSON document (the upload shape), with only the present parts."""
+        document: dict[str, dict[str, Any]] = {}
+        for spec in PARTS:
+            value = self.part(spec.path)
+            if value is None:
+                continue
+            items = [v.model_dump() if isinstance(v, BaseModel) else v for v in value]
+            document.setdefault(spec.folder, {})[spec.key] = items
+        return document
+
+    @property
+    def sha256(self) -> str:
+        """Content address: sha256 of the canonical JSON form (sorted keys, no spaces, UTF-8)."""
+        return sha256_of_document(self.to_document())
+
+    def summary(self) -> dict[str, int]:
+        """Items per present part (documents for raw text)."""
+        return {path: len(self.part(path) or []) for path in self.present_parts()}
+
+
+def sha256_of_document(document: dict[str, Any]) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def parse_bundle(document: Any, source: str = "bundle") -> CorpusBundle:
+    """Validate one JSON document in the bundle's shape; raises CorpusError naming every problem."""
+    if not isinstance(document, dict):
+        raise CorpusError([CorpusProblem(source, None, f"expected a JSON object, got {_type_name(document)}")])
+    problems: list[CorpusProblem] = []
+    values: dict[str, list[Any]] = {}
+    known_folders = {p.folder for p in PARTS}
+    for folder, entries in document.items():
+        if folder not in known_folders:
+            problems.append(CorpusProblem(folder, None, f"unknown part; expected one of {sorted(known_folders)}"))
+            continue
+        if not isinstance(entries, dict):
+            problems.append(CorpusProblem(folder, None, f"expected an object of parts, got {_type_name(entries)}"))
+            continue
+        for key, raw_value in entries.items():
+            spec = PART_BY_PATH.get(f"{folder}/{key}")
+            if spec is None:
+                known = sorted(p.key for p in PARTS if p.folder == folder)
+                problems.append(CorpusProblem(f"{folder}/{key}", None, f"unknown part; expected one of {known}"))
+                continue
+            parsed = _parse_part(spec, raw_value, problems)
+            if parsed is not None:
+                values[spec.path.replace("/", "_")] = parsed
+    if problems:
+        raise CorpusError(problems)
+    if not values:
+        raise CorpusError([CorpusProblem(source, None, "the bundle has no parts")])
+    return CorpusBundle(**values)
+
+
+def load_bundle_folder(folder: str | Path) -> CorpusBundle:
+    """Read a bundle in the MUSE folder layout; missing files are missing parts."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise CorpusError([CorpusProblem(str(root), None, "not a folder")])
+    document: dict[str, dict[str, Any]] = {}
+    problems: list[CorpusProblem] = []
+    for spec in PARTS:
+        path = root / spec.filename
+        if not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append(CorpusProblem(spec.filename, None, f"cannot be read: {error}"))
+            continue
+        if spec.kind == "text":
+            document.setdefault(spec.folder, {})[spec.key] = text
+            continue
+        try:
+            document.setdefault(spec.folder, {})[spec.key] = json.loads(text)
+        except json.JSONDecodeError as error:
+            problems.append(CorpusProblem(spec.filename, None, f"not valid JSON: {error}"))
+    if problems:
+        raise CorpusError(problems)
+    if not document:
+        expected = ", ".join(p.filename for p in PARTS)
+        raise CorpusError([CorpusProblem(str(root), None, f"no bundle files found (expected some of {expected})")])
+    try:
+        return parse_bundle(document, source=str(root))
+    except CorpusError as error:
+        raise CorpusError([_with_filename(p) for p in error.problems]) from None
+
+
+def load_bundle(source: str | Path | dict[str, Any]) -> CorpusBundle:
+    """A bundle from a folder, a JSON file, or an already parsed document."""
+    if isinstance(source, dict):
+        return parse_bundle(source)
+    path = Path(source)
+    if path.is_dir():
+        return load_bundle_folder(path)
+    if path.is_file():
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise CorpusError([CorpusProblem(str(path), None, f"not a readable JSON document: {error}")]) from None
+        return parse_bundle(document, source=str(path))
+    raise CorpusError([CorpusProblem(str(path), None, "no such folder or file")])
+
+
+def _with_filename(problem: CorpusProblem) -> CorpusProblem:
+    spec = PART_BY_PATH.get(problem.file)
+    return CorpusProblem(spec.filename, problem.index, problem.reason) if spec else problem
+
+
+def _parse_part(spec: PartSpec, value: Any, problems: list[CorpusProblem]) -> list[Any] | None:
+    where = spec.path
+    if spec.kind == "text":
+        documents = [value] if isinstance(value, str) else value
+        if not isinstance(documents, list):
+            problems.append(CorpusProblem(where, None, f"expected text or a list of texts, got {_type_name(value)}"))
+            return None
+        return _parse_strings(where, documents, problems)
+    if not isinstance(value, list):
+        problems.append(CorpusProblem(where, None, f"expected a list, got {_type_name(value)}"))
+        return None
+    if not value:
+        problems.append(CorpusProblem(where, None, "empty list"))
+        return None
+    if spec.kind == "strings":
+        return _parse_strings(where, value, problems)
+    fields = ("prompt", "gt") if spec.kind == "verbmem" else ("question", "answer")
+    item_type = VerbMemItem if spec.kind == "verbmem" else QAItem
+    items = []
+    before = len(problems)
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            problems.append(CorpusProblem(where, index, f"expected an object, got {_type_name(item)}"))
+            continue
+        for field in fields:
+            if field not in item:
+                problems.append(CorpusProblem(where, index, f"missing key '{field}'"))
+            elif not isinstance(item[field], str):
+                problems.append(
+                    CorpusProblem(where, index, f"'{field}' must be a string, got {_type_name(item[field])}")
+                )
+            elif not item[field].strip():
+                problems.append(CorpusProblem(where, index, f"empty text in '{field}'"))
+        extra = sorted(set(item) - set(fields))
+        if extra:
+            problems.append(CorpusProblem(where, index, f"unknown keys {extra}; expected {list(fields)}"))
+        if len(problems) == before:
+            items.append(item_type(**item))
+    return items if len(problems) == before else None
+
+
+def _parse_strings(where: str, values: list[Any], problems: list[CorpusProblem]) -> list[str] | None:
+    before = len(problems)
+    if not values:
+        problems.append(CorpusProblem(where, None, "empty list"))
+    for index, text in enumerate(values):
+        if not isinstance(text, str):
+            problems.append(CorpusProblem(where, index, f"expected a string, got {_type_name(text)}"))
+        elif not text.strip():
+            problems.append(CorpusProblem(where, index, "empty text"))
+    return list(values) if len(problems) == before else None
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number" if isinstance(value, int | float) else type(value).__name__
+    )
