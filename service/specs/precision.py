@@ -128,15 +128,8 @@ class AWQPrecision(_CalibratedPrecision):
 
 
 PrecisionConfig = Annotated[
-    FullPrecision
-    | RTNPrecision
-    | BnbInt8Precision
-    | BnbFP4Precision
-    | BnbNF4Precision
-    | GPTQPrecision
-    | AWQPrecision,
+    FullPrecision | RTNPrecision | BnbInt8Precision | BnbFP4Precision | BnbNF4Precision | GPTQPrecision | AWQPrecision,
     Field(discriminator="method"),
 ]
 
 PRECISION_METHODS: tuple[str, ...] = ("full", "rtn", "bnb_int8", "bnb_fp4", "bnb_nf4", "gptq", "awq")
-

@@ -128,6 +128,4 @@ class Report(_Open):
     provenance: Provenance = Field(default_factory=Provenance)
 
     def variant(self, model: str, precision_label: str) -> VariantResult | None:
-        return next(
-            (v for v in self.variants if v.model == model and v.precision_label == precision_label), None
-        )
+        return next((v for v in self.variants if v.model == model and v.precision_label == precision_label), None)

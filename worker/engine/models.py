@@ -71,7 +71,9 @@ def resolve_checkpoint(source: str, revision: str | None = None) -> tuple[Path, 
             token=os.environ.get("HF_TOKEN") or None,
         )
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as error:
-        raise ModelLoadError(source, f"not found on the hub or in the local cache ({type(error).__name__}: {error})")
+        raise ModelLoadError(
+            source, f"not found on the hub or in the local cache ({type(error).__name__}: {error})"
+        ) from None
     return Path(folder), Path(folder).name  # snapshot folders are named by their commit hash
 
 

@@ -2,6 +2,9 @@
 
 import difflib
 from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 
 class UnknownNameError(KeyError):
@@ -15,7 +18,7 @@ class UnknownNameError(KeyError):
         return self.message
 
 
-class Registry[T]:
+class Registry(Generic[T]):
     """Maps config keys to implementations. Duplicate names are refused."""
 
     def __init__(self, kind: str):

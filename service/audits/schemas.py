@@ -1,0 +1,132 @@
+"""The audits API's response shapes (stable: the dashboard and clients read them).
+
+Submission takes a service.specs.audit.AuditSpec (corpus: a corpus id or the bundle inline).
+"""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.specs.report import CollisionResult, MetricResult, Summary, UnlearningRecord, Verdict
+
+AuditStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+RunStatus = Literal["waiting", "queued", "running", "succeeded", "failed", "cancelled"]
+RunKind = Literal["unlearn", "evaluate", "collision"]
+
+
+class RunOut(BaseModel):
+    """One unit of work: evaluate a variant, compare a pair's codes (collision), or unlearn."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    kind: RunKind
+    model: str
+    precision_label: str
+    status: RunStatus
+    stage: str | None = Field(description="what the run is doing now, e.g. 'verbmem_f' or 'quantize'")
+    share_done: float = Field(description="0..1 of the current run")
+    error: str | None
+    attempts: int = Field(description="deliveries so far (above 1 after a worker was lost)")
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+
+
+class StageProgress(BaseModel):
+    done: int
+    total: int
+
+
+class AuditProgress(BaseModel):
+    share_done: float = Field(description="0..1 over all runs")
+    runs_done: int
+    runs_total: int
+    by_kind: dict[str, StageProgress] = Field(description="{unlearn|evaluate|collision: {done, total}}")
+
+
+class AuditListItem(BaseModel):
+    id: str
+    status: AuditStatus
+    corpus_id: str
+    created_at: datetime
+    finished_at: datetime | None
+    models: list[str]
+    precisions: list[str] = Field(description="precision labels")
+    verdict: Verdict | None
+    share_done: float
+
+
+class AuditOut(AuditListItem):
+    started_at: datetime | None
+    duration_s: float | None
+    error: str | None
+    spec: dict[str, Any] = Field(description="the validated spec; `corpus` is the corpus id")
+    progress: AuditProgress
+    runs: list[RunOut]
+
+
+class MetricMeaning(BaseModel):
+    title: str
+    unit: str
+    direction: str
+    definition: str
+
+
+class MatrixCell(BaseModel):
+    """One variant (model x precision) and its metrics."""
+
+    model: str
+    precision_label: str
+    precision: dict[str, Any]
+    metrics: dict[str, float | None]
+    metric_details: dict[str, MetricResult]
+    collision: CollisionResult | None
+    timings: dict[str, float]
+
+
+class CollisionOut(BaseModel):
+    model: str
+    precision_label: str
+    overall: float
+    approximate: bool
+    per_layer: dict[str, float]
+
+
+class AuditResults(BaseModel):
+    audit_id: str
+    status: AuditStatus
+    models: list[str]
+    precisions: list[str]
+    metrics: list[str]
+    metric_info: dict[str, MetricMeaning]
+    matrix: list[MatrixCell]
+    retained: dict[str, dict[str, dict[str, float | None]]] = Field(description="{model: {precision: {metric: v}}}")
+    recovery: dict[str, dict[str, dict[str, float | None]]] = Field(description="{model: {precision: {metric: v}}}")
+    collisions: list[CollisionOut]
+    summary: Summary | None = Field(description="null until the final task has run")
+    verdict: Verdict | None
+    unlearning: list[UnlearningRecord]
+
+
+class ItemOut(BaseModel):
+    """One evaluation item of one variant, with the same item's score at full precision for comparison."""
+
+    model: str
+    precision_label: str
+    metric: str
+    index: int
+    score: float
+    full_score: float | None = Field(description="the same model's score on this item at full precision")
+    delta: float | None = Field(description="score - full_score: above 0 = the item came back")
+    output: str | None
+    truth: str | None
+    prompt: str | None
+    truncated: bool
+
+
+class AuditAccepted(BaseModel):
+    id: str
+    status: AuditStatus
+    created_at: datetime

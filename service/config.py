@@ -1,0 +1,67 @@
+"""The service's settings: one typed object read from the environment (and a .env file when present).
+
+The API, the workers, the migrations and the CLI all read these, so that `unlearn-audit keys create` and a
+running `unlearn-audit serve` agree on the data folder and the database without any flag.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GPU_QUEUE = "gpu"
+CPU_QUEUE = "cpu"
+
+
+def _url_field(name: str, description: str) -> object:
+    return Field(None, validation_alias=AliasChoices(name, f"UNLEARN_AUDIT_{name}"), description=description)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="UNLEARN_AUDIT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path(user_data_dir("unlearn-audit")),
+        description="the embedded default keeps its database, broker, models and checkpoints here",
+    )
+    database_url: str | None = _url_field("DATABASE_URL", "SQLAlchemy URL; default: SQLite in data_dir")
+    broker_url: str | None = _url_field("BROKER_URL", "Celery broker; default: REDIS_URL, else SQLite in data_dir")
+    redis_url: str | None = _url_field("REDIS_URL", "Redis broker URL (production)")
+    allowed_hub_orgs: list[str] = Field(default_factory=list, description="hub organisations models may come from")
+    model_roots: list[Path] = Field(default_factory=list, description="local folders models may be read from")
+    checkpoint_dir: Path | None = Field(None, description="where unlearning results are saved")
+    max_upload_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="largest request body accepted")
+    run_time_limit_s: int = Field(6 * 3600, ge=1, description="a run is stopped after this many seconds")
+    max_model_bytes: int = Field(80 * 1024**3, ge=1, description="largest model checkpoint a worker loads")
+    visibility_timeout_s: int = Field(
+        12 * 3600, ge=1, description="an unacknowledged task is redelivered after this; longer than the longest run"
+    )
+    progress_interval_s: float = Field(1.0, ge=0.0, description="at most one progress write per run per interval")
+
+    @model_validator(mode="after")
+    def _defaults_under_data_dir(self) -> "Settings":
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.data_dir / 'unlearn-audit.sqlite'}"
+        if self.broker_url is None:
+            self.broker_url = self.redis_url or f"sqla+sqlite:///{self.data_dir / 'broker.sqlite'}"
+        if self.checkpoint_dir is None:
+            self.checkpoint_dir = self.data_dir / "checkpoints"
+        if not self.model_roots:
+            self.model_roots = [self.data_dir / "models"]
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return str(self.database_url)
+
+    def ensure_folders(self) -> None:
+        for folder in (self.data_dir, self.checkpoint_dir, *self.model_roots):
+            Path(folder).mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own `Settings` and pass them to `create_app`)."""
+    return Settings()

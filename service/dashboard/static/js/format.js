@@ -1,0 +1,41 @@
+// How numbers, times and verdicts are written on every page (one place, so pages agree).
+
+/** A metric value: fractions with 3 decimals, percentages with 1; null as an em dash. */
+export function formatValue(value, unit = "") {
+  if (value === null || value === undefined || Number.isNaN(value)) return "—";
+  return unit.startsWith("percent") ? `${value.toFixed(1)} %` : value.toFixed(3);
+}
+
+/** A share in [0, 1] as a percentage. */
+export function formatShare(share) {
+  if (share === null || share === undefined || Number.isNaN(share)) return "—";
+  return `${(share * 100).toFixed(1)} %`;
+}
+
+/** A signed share difference (recovery) as percentage points. */
+export function formatPoints(delta) {
+  if (delta === null || delta === undefined || Number.isNaN(delta)) return "—";
+  const sign = delta > 0 ? "+" : delta < 0 ? "−" : "±";
+  return `${sign}${Math.abs(delta * 100).toFixed(1)} pp`;
+}
+
+export function formatTime(isoText) {
+  if (!isoText) return "—";
+  const date = new Date(isoText);
+  return Number.isNaN(date.getTime()) ? isoText : date.toLocaleString();
+}
+
+/** Verdicts carry a symbol and a word so that they read without colour. */
+export const VERDICT_TEXT = {
+  pass: { symbol: "✓", word: "pass" },
+  fail: { symbol: "✗", word: "fail" },
+  utility_lost: { symbol: "⚠", word: "utility lost" },
+};
+
+export const STATUS_SYMBOL = {
+  queued: "◷",
+  running: "▶",
+  succeeded: "✓",
+  failed: "✗",
+  cancelled: "■",
+};

@@ -1,0 +1,59 @@
+"""Sending work to the workers by task name (the service never imports `worker`), after the commit.
+
+`enqueue_after_commit` parks a message on the session; it is sent only once the session's transaction has
+committed, so that a worker never receives the id of a row that was rolled back.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from celery import Celery
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from service.config import CPU_QUEUE, GPU_QUEUE
+
+EVALUATE_TASK = "unlearn_audit.evaluate_run"
+COLLISION_TASK = "unlearn_audit.collision_run"
+UNLEARN_TASK = "unlearn_audit.unlearn_run"
+SUMMARY_TASK = "unlearn_audit.summarize_audit"
+
+QUEUE_BY_RUN_KIND = {"evaluate": GPU_QUEUE, "unlearn": GPU_QUEUE, "collision": CPU_QUEUE}
+TASK_BY_RUN_KIND = {"evaluate": EVALUATE_TASK, "unlearn": UNLEARN_TASK, "collision": COLLISION_TASK}
+_OUTBOX = "task_outbox"
+
+
+@dataclass(frozen=True)
+class Message:
+    task: str
+    args: tuple[str, ...]
+    queue: str
+
+
+@lru_cache(maxsize=4)
+def sender_app(broker_url: str) -> Celery:
+    """A Celery client: enough to publish messages, with no task code."""
+    return Celery("unlearn-audit-client", broker=broker_url, set_as_current=False)
+
+
+def run_message(run_id: str, kind: str) -> Message:
+    return Message(TASK_BY_RUN_KIND[kind], (run_id,), QUEUE_BY_RUN_KIND[kind])
+
+
+def enqueue_after_commit(session: Session, broker_url: str, message: Message) -> None:
+    session.info.setdefault(_OUTBOX, []).append((broker_url, message))
+
+
+def send_now(broker_url: str, message: Message) -> None:
+    sender_app(broker_url).send_task(message.task, args=message.args, queue=message.queue)
+
+
+@event.listens_for(Session, "after_commit")
+def _send_outbox(session: Session) -> None:
+    for broker_url, message in session.info.pop(_OUTBOX, []):
+        send_now(broker_url, message)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_outbox(session: Session, _previous_transaction: object) -> None:
+    session.info.pop(_OUTBOX, None)

@@ -1,0 +1,92 @@
+import json
+
+import pytest
+
+from service.specs.corpus import CorpusError, load_bundle, load_bundle_folder, parse_bundle, sha256_of_document
+
+
+def write_folder(root, document):
+    for folder, parts in document.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for key, value in parts.items():
+            if folder == "raw":
+                (root / folder / f"{key}.txt").write_text(value, encoding="utf-8")
+            else:
+                (root / folder / f"{key}.json").write_text(json.dumps(value), encoding="utf-8")
+
+
+DOCUMENT = {
+    "raw": {"forget": "Forget text.\n\nMore forget text.", "retain": "Retain text."},
+    "verbmem": {"forget": [{"prompt": "Once upon", "gt": " a time"}]},
+    "knowmem": {"forget_qa": [{"question": "Who?", "answer": "Ann"}]},
+    "privleak": {"forget": ["a b c"], "holdout": ["d e f"]},
+}
+
+
+def test_folder_and_document_load_to_the_same_bundle_and_hash(tmp_path):
+    write_folder(tmp_path, DOCUMENT)
+    from_folder = load_bundle_folder(tmp_path)
+    from_document = parse_bundle(DOCUMENT)
+    assert from_folder == from_document
+    assert from_folder.sha256 == from_document.sha256
+    assert from_folder.raw_forget == ["Forget text.\n\nMore forget text."]
+    assert set(from_folder.present_parts()) == {
+        "raw/forget", "raw/retain", "verbmem/forget", "knowmem/forget_qa", "privleak/forget", "privleak/holdout"
+    }  # fmt: skip
+
+
+def test_hash_is_sha256_of_canonical_json_and_changes_with_content():
+    bundle = parse_bundle(DOCUMENT)
+    canonical = {**DOCUMENT, "raw": {k: [v] for k, v in DOCUMENT["raw"].items()}}
+    assert bundle.sha256 == sha256_of_document(canonical)
+    changed = json.loads(json.dumps(DOCUMENT))
+    changed["verbmem"]["forget"][0]["gt"] = " a time!"
+    assert parse_bundle(changed).sha256 != bundle.sha256
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ({"verbmem": {"forget": [{"prompt": "p"}]}}, "verbmem/forget: item 0: missing key 'gt'"),
+        ({"verbmem": {"forget": [{"prompt": "p", "gt": 3}]}}, "verbmem/forget: item 0: 'gt' must be a string"),
+        ({"knowmem": {"forget_qa": [{"question": "q", "answer": "a"}, {"question": " ", "answer": "a"}]}},
+         "knowmem/forget_qa: item 1: empty text in 'question'"),
+        ({"privleak": {"holdout": ["ok", ""]}}, "privleak/holdout: item 1: empty text"),
+        ({"privleak": {"holdout": "text"}}, "privleak/holdout: expected a list, got a string"),
+        ({"privleak": {"holdout": []}}, "privleak/holdout: empty list"),
+        ({"verbmem": {"forget": ["x"]}}, "verbmem/forget: item 0: expected an object, got a string"),
+        ({"books": {}}, "books: unknown part"),
+        ({"knowmem": {"forget": []}}, "knowmem/forget: unknown part"),
+        ([], "expected a JSON object, got a list"),
+        ({}, "the bundle has no parts"),
+    ],
+)  # fmt: skip
+def test_malformed_bundles_are_refused_naming_file_item_and_reason(document, expected):
+    with pytest.raises(CorpusError) as error:
+        parse_bundle(document)
+    assert expected in str(error.value)
+
+
+def test_folder_errors_name_the_file(tmp_path):
+    write_folder(tmp_path, {"verbmem": {"forget": [{"prompt": "p", "gt": ""}]}})
+    (tmp_path / "knowmem").mkdir()
+    (tmp_path / "knowmem" / "forget_qa.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(CorpusError) as error:
+        load_bundle(tmp_path)
+    assert "knowmem/forget_qa.json: not valid JSON" in str(error.value)
+    with pytest.raises(CorpusError, match=r"verbmem/forget.json: item 0: empty text in 'gt'"):
+        (tmp_path / "knowmem" / "forget_qa.json").unlink()
+        load_bundle(tmp_path)
+
+
+def test_missing_folder_and_empty_folder(tmp_path):
+    with pytest.raises(CorpusError, match="no such folder or file"):
+        load_bundle(tmp_path / "nope")
+    with pytest.raises(CorpusError, match="no bundle files found"):
+        load_bundle(tmp_path)
+
+
+def test_json_file_source(tmp_path):
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(DOCUMENT), encoding="utf-8")
+    assert load_bundle(path).sha256 == parse_bundle(DOCUMENT).sha256

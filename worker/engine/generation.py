@@ -1,0 +1,169 @@
+"""Batched greedy generation and batched per-token log-probabilities, equal to one-at-a-time evaluation.
+
+MUSE's reference evaluation runs one item at a time without padding. Here items go in batches: prompts are
+sorted by length (less padding), left-padded with an attention mask (the model derives positions from the
+mask), and results come back in the caller's order. On a trained model the greedy tokens equal those of
+one-at-a-time decoding; log-probabilities equal them up to float rounding.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+from worker.engine.models import context_length
+
+BatchDone = Callable[[int], None]  # called with the number of items finished so far
+
+
+@dataclass(frozen=True)
+class EncodedText:
+    ids: list[int]
+    truncated: bool = False
+
+
+def _leading_bos(ids: list[int], tokenizer: PreTrainedTokenizerBase) -> int:
+    return 1 if ids and tokenizer.bos_token_id is not None and ids[0] == tokenizer.bos_token_id else 0
+
+
+def encode_prompts(tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], max_length: int) -> list[EncodedText]:
+    """Prompts tokenized with special tokens (BOS); too long ones keep BOS and the END of the prompt."""
+    encoded = []
+    for ids in tokenizer(list(prompts), add_special_tokens=True)["input_ids"]:
+        if len(ids) <= max_length:
+            encoded.append(EncodedText(ids))
+            continue
+        prefix = _leading_bos(ids, tokenizer)
+        encoded.append(EncodedText(ids[:prefix] + ids[len(ids) - (max_length - prefix) :], truncated=True))
+    return encoded
+
+
+def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length: int) -> list[EncodedText]:
+    """Texts tokenized with special tokens (BOS); too long ones keep their START."""
+    return [
+        EncodedText(ids[:max_length], truncated=len(ids) > max_length)
+        for ids in tokenizer(list(texts), add_special_tokens=True)["input_ids"]
+    ]
+
+
+def prompt_room(model: PreTrainedModel, max_new_tokens: int) -> int:
+    """How many prompt tokens fit in the model's context next to `max_new_tokens` generated ones."""
+    room = context_length(model) - max_new_tokens
+    if room < 2:
+        raise ValueError(
+            f"max_new_tokens={max_new_tokens} leaves no room for a prompt in the model's context of "
+            f"{context_length(model)} tokens"
+        )
+    return room
+
+
+def _batches_by_length(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Item indices grouped in batches of similar length, longest first (a memory error shows at once)."""
+    order = sorted(range(len(lengths)), key=lambda index: -lengths[index])
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def _pad(sequences: Sequence[list[int]], pad_token_id: int, left: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(ids) for ids in sequences)
+    input_ids = torch.full((len(sequences), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, ids in enumerate(sequences):
+        span = slice(width - len(ids), width) if left else slice(0, len(ids))
+        input_ids[row, span] = torch.tensor(ids, dtype=torch.long)
+        attention_mask[row, span] = 1
+    return input_ids, attention_mask
+
+
+def greedy_config(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, max_new_tokens: int) -> GenerationConfig:
+    """Plain greedy decoding that stops at the model's EOS; sampling settings of the checkpoint are ignored."""
+    eos_token_id = model.generation_config.eos_token_id
+    return GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        num_beams=1,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=eos_token_id if eos_token_id is not None else tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+    )
+
+
+@torch.inference_mode()
+def greedy_generate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[list[int]],
+    max_new_tokens: int,
+    batch_size: int,
+    on_batch: BatchDone | None = None,
+) -> list[list[int]]:
+    """The generated ids (without the prompt) for each prompt, in the given order.
+
+    Finished rows of a batch are filled with the pad token, which decoding without special tokens drops.
+    """
+    if tokenizer.pad_token_id is None:
+        raise ValueError("the tokenizer has no pad token; batched generation needs one")
+    config = greedy_config(model, tokenizer, max_new_tokens)
+    outputs: list[list[int]] = [[] for _ in prompts]
+    done = 0
+    for batch in _batches_by_length([len(p) for p in prompts], batch_size):
+        input_ids, attention_mask = _pad([prompts[i] for i in batch], tokenizer.pad_token_id, left=True)
+        generated = model.generate(
+            input_ids=input_ids.to(model.device),
+            attention_mask=attention_mask.to(model.device),
+            generation_config=config,
+        )
+        for row, index in enumerate(batch):
+            outputs[index] = generated[row, input_ids.shape[1] :].tolist()
+        done += len(batch)
+        if on_batch is not None:
+            on_batch(done)
+    return outputs
+
+
+def decode(tokenizer: PreTrainedTokenizerBase, ids: list[int]) -> str:
+    """Text as MUSE decodes it: special tokens skipped, tokenization spaces cleaned up."""
+    return tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=True)
+
+
+def complete(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    batch_size: int,
+    on_batch: BatchDone | None = None,
+) -> list[tuple[str, bool]]:
+    """Each prompt's greedy continuation as text, and whether the prompt was cut to fit the context."""
+    encoded = encode_prompts(tokenizer, prompts, prompt_room(model, max_new_tokens))
+    generated = greedy_generate(model, tokenizer, [e.ids for e in encoded], max_new_tokens, batch_size, on_batch)
+    return [(decode(tokenizer, ids), prompt.truncated) for ids, prompt in zip(generated, encoded, strict=True)]
+
+
+@torch.inference_mode()
+def token_logprobs(
+    model: PreTrainedModel,
+    sequences: Sequence[list[int]],
+    batch_size: int,
+    pad_token_id: int,
+    on_batch: BatchDone | None = None,
+) -> list[list[float]]:
+    """log p(token_t | tokens before t) for t = 2..T of each sequence (the first token is not predicted).
+
+    Right padding with an attention mask; the softmax is taken one row at a time in float32, so the extra
+    memory is one sequence's logits.
+    """
+    results: list[list[float]] = [[] for _ in sequences]
+    done = 0
+    for batch in _batches_by_length([len(s) for s in sequences], batch_size):
+        input_ids, attention_mask = _pad([sequences[i] for i in batch], pad_token_id, left=False)
+        logits = model(input_ids=input_ids.to(model.device), attention_mask=attention_mask.to(model.device)).logits
+        for row, index in enumerate(batch):
+            length = len(sequences[index])
+            log_probs = torch.log_softmax(logits[row, : length - 1].float(), dim=-1)
+            targets = input_ids[row, 1:length].to(log_probs.device)
+            results[index] = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).tolist()
+        done += len(batch)
+        if on_batch is not None:
+            on_batch(done)
+    return results
