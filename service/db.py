@@ -1,6 +1,7 @@
 """Database engines and sessions. SQLite (the embedded default) runs in WAL mode with foreign keys on."""
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, event
@@ -30,6 +31,7 @@ def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(engine_for(url), expire_on_commit=False)
 
 
+@contextmanager
 def session_scope(url: str) -> Iterator[Session]:
     """A session that commits when the caller is done and rolls back on any error."""
     session = session_factory(url)()

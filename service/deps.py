@@ -24,7 +24,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 def get_session(settings: SettingsDep) -> Iterator[Session]:
     """One session per request, committed when the route returns (then queued tasks are sent)."""
-    yield from session_scope(settings.sqlalchemy_url)
+    with session_scope(settings.sqlalchemy_url) as session:
+        yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

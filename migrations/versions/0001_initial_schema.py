@@ -140,6 +140,7 @@ def upgrade() -> None:
     sa.Column('run_id', sa.String(length=32), nullable=False),
     sa.Column('audit_id', sa.String(length=32), nullable=False),
     sa.Column('variant', sa.JSON(), nullable=False),
+    sa.Column('model_provenance', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['audit_id'], ['audits.id'], name=op.f('fk_results_audit_id_audits'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], name=op.f('fk_results_run_id_runs'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_results')),

@@ -13,3 +13,4 @@ class Result(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), unique=True)
     audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"), index=True)
     variant: Mapped[dict] = mapped_column()
+    model_provenance: Mapped[dict | None] = mapped_column(default=None, doc="ModelProvenance of the loaded model")

@@ -24,7 +24,9 @@ class _MethodConfig(BaseModel):
     name: ModelName
     lr: float = Field(1e-5, gt=0.0, le=1.0, description="constant AdamW learning rate")
     epochs: int = Field(1, ge=1, le=100, description="passes over the forget chunks")
-    max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps")
+    max_steps: int | None = Field(
+        None, ge=1, description="optimizer steps; when given it replaces epochs (the forget chunks are cycled)"
+    )
     batch_size: int = Field(4, ge=1, le=1024, description="forget/retain chunk pairs per step")
     chunk_length: int = Field(128, ge=8, le=8192, description="tokens per forget/retain chunk")
     max_grad_norm: float = Field(1.0, gt=0.0, description="gradient clipping")

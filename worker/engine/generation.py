@@ -122,8 +122,13 @@ def greedy_generate(
 
 
 def decode(tokenizer: PreTrainedTokenizerBase, ids: list[int]) -> str:
-    """Text as MUSE decodes it: special tokens skipped, tokenization spaces cleaned up."""
-    return tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=True)
+    """Text as MUSE decodes it: special tokens skipped, tokenization spaces cleaned up.
+
+    MUSE ran transformers 4, which applied the clean-up for every tokenizer; transformers 5 ignores the flag
+    for BPE tokenizers (Llama's included), so the clean-up is applied here explicitly.
+    """
+    text = tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+    return tokenizer.clean_up_tokenization(text)
 
 
 def complete(

@@ -14,8 +14,11 @@ from typing import Any
 
 from service.specs.corpus import PARTS
 
-SYLLABLES = ("ka ro mi ta ve lo su na dre vi bo ra le th an or el is um ga no pe ri sa to ul "
-             "mar den fel gor hal jun kes lin mor nes pol quin rus sel tor val wen yor zan").split()  # fmt: skip
+SYLLABLES = (
+    "ka", "ro", "mi", "ta", "ve", "lo", "su", "na", "dre", "vi", "bo", "ra", "le", "th", "an", "or", "el",
+    "is", "um", "ga", "no", "pe", "ri", "sa", "to", "ul", "mar", "den", "fel", "gor", "hal", "jun", "kes",
+    "lin", "mor", "nes", "pol", "quin", "rus", "sel", "tor", "val", "wen", "yor", "zan",
+)  # fmt: skip
 TRADES = ("baker", "engineer", "painter", "farmer", "lawyer", "sailor", "teacher", "chemist", "weaver", "miner",
           "architect", "pilot", "doctor", "brewer", "printer", "potter")  # fmt: skip
 THINGS = ("glass bells", "river maps", "copper kites", "salt clocks", "paper boats", "iron seeds", "wool lamps",

@@ -6,12 +6,11 @@ import numpy as np
 
 Interval = tuple[float | None, float | None]
 NO_INTERVAL: Interval = (None, None)
-CONFIDENCE = 0.95
+PERCENTILES = (2.5, 97.5)  # a 95% interval
 
 
 def _percentiles(statistics: np.ndarray) -> Interval:
-    tail = (1.0 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(statistics, [tail, 100 - tail])
+    low, high = np.percentile(statistics, PERCENTILES)
     return float(low), float(high)
 
 

@@ -17,6 +17,7 @@ Codes are read back through bitsandbytes.functional with the same settings:
 """
 
 import copy
+import logging
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
@@ -28,6 +29,17 @@ from service.specs.precision import BnbFP4Precision, BnbInt8Precision, BnbNF4Pre
 from worker.engine.quantizers.base import Quantizer, WeightCodes, quantizable_linear_names
 
 INT8_LEVELS = 127
+
+
+
+class _SkipInt8CastNotice(logging.Filter):
+    """LLM.int8 computes its matmuls in fp16 by design; bitsandbytes logs the cast on every call."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("MatMul8bitLt: inputs will be cast")
+
+
+logging.getLogger("bitsandbytes.autograd._functions").addFilter(_SkipInt8CastNotice())
 
 
 def replace_linear_modules(

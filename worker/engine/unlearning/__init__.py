@@ -116,6 +116,7 @@ def run_unlearning(
         stage=f"unlearn:{config.name}",
     )  # fmt: skip
     plan.details["changed_weight_share"] = _changed_share(model, start_weights)
+    plan.details["optimizer_state_dtypes"] = result.optimizer_state_dtypes
     record = UnlearningRecord(
         name=config.name,
         method=config.method,

@@ -35,9 +35,7 @@ class TokenChunks:
         return TokenChunks(self.input_ids.to(device), self.mask.to(device))
 
 
-def chunk_corpus(
-    tokenizer: PreTrainedTokenizerBase, documents: Sequence[str], length: int, source: str
-) -> TokenChunks:
+def chunk_corpus(tokenizer: PreTrainedTokenizerBase, documents: Sequence[str], length: int, source: str) -> TokenChunks:
     """Tokenize each document (with BOS), concatenate them and cut the stream into `length`-token chunks."""
     stream: list[int] = []
     for document in documents:
@@ -95,9 +93,9 @@ def pair_batches(
 class Objective(Protocol):
     """A method's loss on one (forget, retain) batch pair: {'loss': total, other named terms...}."""
 
-    def __call__(self, model: PreTrainedModel, forget: TokenChunks, retain: TokenChunks | None) -> dict[
-        str, torch.Tensor
-    ]: ...
+    def __call__(
+        self, model: PreTrainedModel, forget: TokenChunks, retain: TokenChunks | None
+    ) -> dict[str, torch.Tensor]: ...
 
 
 @dataclass
@@ -105,6 +103,7 @@ class TrainingResult:
     steps: int
     curve: list[dict[str, float]]
     duration_s: float
+    optimizer_state_dtypes: list[str]  # bf16 for pure bf16 training, as the paper's runs
 
 
 def train_unlearning(
@@ -141,9 +140,17 @@ def train_unlearning(
         optimizer.step()
         if after_step is not None:
             after_step()
-        curve.append({"step": float(step), "grad_norm": float(grad_norm)} | {k: float(v) for k, v in terms.items()})
+        curve.append(
+            {"step": float(step), "grad_norm": float(grad_norm)} | {k: float(v.detach()) for k, v in terms.items()}
+        )
         progress(stage, step, total)
     model.eval()
     for parameter in model.parameters():
         parameter.requires_grad_(True)
-    return TrainingResult(steps=total, curve=curve, duration_s=time.perf_counter() - started)
+    state_dtypes = {
+        str(value.dtype).removeprefix("torch.")
+        for state in optimizer.state.values()
+        for value in state.values()
+        if isinstance(value, torch.Tensor) and value.dim() > 0
+    }
+    return TrainingResult(total, curve, time.perf_counter() - started, sorted(state_dtypes))

@@ -43,7 +43,9 @@ class BucketConstraint:
         values = weight.detach().float()
         group_low, group_high = _group_range(values, grid.group_size, self.precision.symmetric)
         low_per_weight, high_per_weight = grid.per_weight(group_low), grid.per_weight(group_high)
-        anchors = ((values == low_per_weight) & (low_per_weight < 0)) | ((values == high_per_weight) & (high_per_weight > 0))
+        anchors = ((values == low_per_weight) & (low_per_weight < 0)) | (
+            (values == high_per_weight) & (high_per_weight > 0)
+        )
         return _WeightBounds(
             original=weight.detach().clone(),
             lower=torch.maximum(lower, low_per_weight),

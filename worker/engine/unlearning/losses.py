@@ -36,9 +36,7 @@ def npo_loss(model_log_likelihood: torch.Tensor, target_log_likelihood: torch.Te
     return (2.0 / beta) * F.softplus(beta * log_ratio).mean()
 
 
-def kl_to_target(
-    model_logits: torch.Tensor, target_logits: torch.Tensor, mask: torch.Tensor
-) -> torch.Tensor:
+def kl_to_target(model_logits: torch.Tensor, target_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """KLR: KL(p_target || p_model) of the next-token distributions, averaged over real tokens."""
     model_log_probs = F.log_softmax(model_logits.float(), dim=-1)
     target_log_probs = F.log_softmax(target_logits.float(), dim=-1)

@@ -3,7 +3,7 @@
 
 import { h, s } from "../dom.js";
 
-const CELL = { width: 92, height: 22 };
+const CELL = { width: 128, height: 22 };
 const LABEL_WIDTH = 260;
 const HEADER_HEIGHT = 56;
 
@@ -22,7 +22,7 @@ function cell(column, layer, rate, x, y) {
   const text = `${column.model} at ${column.precision}, ${layer}: ${(rate * 100).toFixed(1)} % of codes equal`;
   return s("g", { class: "cell", dataset: { model: column.model, precision: column.precision, layer, value: String(rate) } },
     s("rect", { x, y, width: CELL.width - 2, height: CELL.height - 2, fill: colours.fill }, s("title", {}, text)),
-    s("text", { x: x + CELL.width / 2 - 1, y: y + CELL.height / 2 + 3, "text-anchor": "middle", fill: colours.text },
+    s("text", { x: x + CELL.width / 2 - 1, y: y + CELL.height / 2 + 3, "text-anchor": "middle", style: `fill: ${colours.text}` },
       rate.toFixed(3)),
   );
 }

@@ -5,7 +5,7 @@
 import { h, s } from "../dom.js";
 import { formatShare } from "../format.js";
 
-const SIZE = { width: 640, height: 300, left: 56, right: 16, top: 16, bottom: 56 };
+const SIZE = { width: 680, height: 300, left: 56, right: 64, top: 24, bottom: 56 };
 const DASHES = ["", "6 4", "2 3", "10 3 2 3", "1 5"];
 const COLOURS = ["#1b5e9e", "#b3541e", "#2e7d32", "#6a3d9a", "#8c6d1f"];
 
@@ -35,11 +35,12 @@ function scales(precisions, maxShare) {
 }
 
 function axes(precisions, maxShare, { xOf, yOf }) {
-  const ticks = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2].filter((t) => t <= maxShare + 1e-9);
+  const step = maxShare <= 2 ? 0.25 : 0.5;
+  const ticks = Array.from({ length: Math.floor(maxShare / step + 1e-9) + 1 }, (_, i) => i * step);
   return [
     ...ticks.map((t) => [
       s("line", { class: "grid", x1: SIZE.left, x2: SIZE.width - SIZE.right, y1: yOf(t), y2: yOf(t) }),
-      s("text", { class: "tick", x: SIZE.left - 6, y: yOf(t) + 4, "text-anchor": "end" }, `${t * 100}%`),
+      s("text", { class: "tick", x: SIZE.left - 6, y: yOf(t) + 4, "text-anchor": "end" }, `${Math.round(t * 100)}%`),
     ]),
     ...precisions.map((label, i) =>
       s("text", { class: "tick", x: xOf(i), y: SIZE.height - SIZE.bottom + 18, "text-anchor": "middle" }, label),
@@ -55,7 +56,7 @@ function threshold(maxRetained, { yOf }) {
   const y = yOf(maxRetained);
   return [
     s("line", { class: "threshold", x1: SIZE.left, x2: SIZE.width - SIZE.right, y1: y, y2: y }),
-    s("text", { class: "threshold-label", x: SIZE.width - SIZE.right, y: y - 4, "text-anchor": "end" },
+    s("text", { class: "threshold-label", x: SIZE.left + 4, y: y - 4 },
       `policy max ${formatShare(maxRetained)}`),
   ];
 }

@@ -6,7 +6,7 @@ import { h, mount } from "../dom.js";
 import { formatTime } from "../format.js";
 import { collisionHeatmap } from "../plots/heatmap.js";
 import { retainedPlot } from "../plots/retained.js";
-import { bitWidth, orderedPrecisions, runsOf, shareDone, verdictOf } from "../shapes.js";
+import { bitWidth, orderedPrecisions } from "../shapes.js";
 import { cancelButton, errorMessage, isActive, progressBar, statusBadge, verdictBadge } from "../widgets.js";
 import { renderEvidence } from "./evidence.js";
 import { metricDefinitions, resultsMatrix } from "./matrix.js";
@@ -30,7 +30,7 @@ function runsTable(runs) {
       h("thead", {}, h("tr", {}, ["Kind", "Model", "Precision", "Status", "Stage", "Progress", "Error"]
         .map((title) => h("th", { scope: "col" }, title)))),
       h("tbody", {}, runs.map((run) => h("tr", {},
-        h("td", { "data-label": "Kind" }, run.kind ?? "evaluate"),
+        h("td", { "data-label": "Kind" }, run.kind),
         h("td", { "data-label": "Model" }, run.model),
         h("td", { "data-label": "Precision" }, run.precision_label),
         h("td", { "data-label": "Status" }, statusBadge(run.status)),
@@ -44,25 +44,32 @@ function statusSection(audit, refresh) {
   return h("section", { class: "audit-status", "aria-live": "polite" },
     h("dl", { class: "facts" },
       h("dt", {}, "Status"), h("dd", {}, statusBadge(audit.status)),
-      h("dt", {}, "Verdict"), h("dd", {}, verdictBadge(verdictOf(audit))),
-      h("dt", {}, "Progress"), h("dd", {}, progressBar(shareDone(audit), "audit progress")),
+      h("dt", {}, "Verdict"), h("dd", {}, verdictBadge(audit.verdict)),
+      h("dt", {}, "Progress"), h("dd", {}, progressBar(audit.share_done, "audit progress")),
       h("dt", {}, "Created"), h("dd", {}, formatTime(audit.created_at)),
       h("dt", {}, "Finished"), h("dd", {}, formatTime(audit.finished_at))),
     audit.error ? h("p", { class: "message error" }, `✗ ${audit.error}`) : null,
     h("div", { class: "actions" }, isActive(audit.status) ? cancelButton(audit.id, refresh) : null, reportLinks(audit.id)),
-    runsTable(runsOf(audit)),
+    runsTable(audit.runs),
   );
 }
 
-/** Metric meaning for each metric in the results: from the API, else from the numbers' own fields. */
+/**
+ * Each metric's meaning from the API's metric_info; a metric is a knowledge metric (retained share and
+ * recovery apply, DESIGN 8.5) when the API reports a retained share for it.
+ */
 function metricInfosOf(results) {
-  const infos = results.metric_info ?? results.metric_definitions ?? {};
-  const names = [...new Set(results.variants.flatMap((v) => Object.keys(v.metrics ?? {})))];
-  if (results.variants.some((v) => v.collision)) names.push("collision");
-  return names.map((name) => {
-    const detail = results.variants.map((v) => v.metric_details?.[name]).find(Boolean) ?? {};
-    return { name, title: name, unit: detail.unit ?? "", direction: detail.direction ?? "", definition: "", ...infos[name] };
-  });
+  const withShares = new Set(Object.values(results.retained ?? {})
+    .flatMap((byPrecision) => Object.values(byPrecision).flatMap((byMetric) => Object.keys(byMetric))));
+  return results.metrics.map((name) => ({ name, title: name, unit: "", direction: "", definition: "",
+    ...results.metric_info?.[name], knowledge: withShares.has(name) }));
+}
+
+/** What the matrix needs of the summary: shares and verdicts (the summary is null until the final task). */
+function summaryOf(results) {
+  const summary = results.summary ?? {};
+  return { retained: results.retained, recovery: results.recovery, undefined: summary.undefined ?? {},
+    verdicts: summary.verdicts ?? {}, policy: summary.policy ?? {} };
 }
 
 function quantizedChoice(precisions, variants, onChange) {
@@ -76,37 +83,40 @@ function quantizedChoice(precisions, variants, onChange) {
 }
 
 function evidenceSection(auditId, results, metricInfos, precisions) {
-  const models = [...new Set(results.variants.map((v) => v.model))].filter((m) => m !== "target");
+  const models = results.models.filter((m) => m !== "target");
   const knowledge = metricInfos.filter((info) => info.knowledge);
-  const container = h("div", { id: "evidence" });
-  const section = h("section", {}, h("h2", {}, "Per-item evidence"));
+  const heading = h("h2", {}, "Per-item evidence");
   if (!models.length || !knowledge.length || precisions.length < 2) {
-    return h("section", {}, h("h2", {}, "Per-item evidence"), h("p", { class: "empty" }, "Needs an unlearned model, a knowledge "
-      + "metric and a quantized precision."));
+    return h("section", {}, heading, h("p", { class: "empty" },
+      "Needs an unlearned model, a knowledge metric and a quantized precision."));
   }
+  const container = h("div", { id: "evidence" });
   const show = (quantized) => renderEvidence(container, { auditId, models, metricInfos: knowledge, quantized });
-  const choice = quantizedChoice(precisions, results.variants, show);
-  section.append(h("p", { class: "muted" }, "Forget items whose score rose with quantization: the ground truth and "
-    + "the model's output at full and at the quantized precision, side by side."), choice.control, container);
+  const choice = quantizedChoice(precisions, results.matrix, show);
   show(choice.initial);
-  return section;
+  return h("section", {}, heading, h("p", { class: "muted" }, "Forget items whose score rose with quantization: the "
+    + "ground truth and the model's output at full and at the quantized precision, side by side."), choice.control, container);
+}
+
+function collisionColumns(results) {
+  return results.collisions.map((c) => ({ model: c.model, precision: c.precision_label, approximate: c.approximate,
+    overall: c.overall, perLayer: c.per_layer }));
 }
 
 function resultsSections(auditId, results) {
   const metricInfos = metricInfosOf(results);
-  const precisions = orderedPrecisions(results.variants);
+  const summary = summaryOf(results);
+  const precisions = orderedPrecisions(results.matrix);
   const rank = (v) => precisions.indexOf(v.precision_label);
-  const variants = [...results.variants].sort((a, b) => (a.model === b.model ? rank(a) - rank(b) : 0));
-  const unlearned = [...new Set(variants.map((v) => v.model))].filter((m) => m !== "target");
-  const collisionColumns = variants.filter((v) => v.collision).map((v) => ({ model: v.model, precision: v.precision_label,
-    approximate: v.collision.approximate, overall: v.collision.overall, perLayer: v.collision.per_layer ?? {} }));
+  const modelRank = (v) => results.models.indexOf(v.model);
+  const variants = [...results.matrix].sort((a, b) => modelRank(a) - modelRank(b) || rank(a) - rank(b));
   return [
-    h("section", {}, h("h2", {}, "Results"), resultsMatrix(variants, results.summary ?? {}, metricInfos),
+    h("section", {}, h("h2", {}, "Results"), resultsMatrix(variants, summary, metricInfos),
       h("h3", {}, "What the metrics mean"), metricDefinitions(metricInfos)),
     h("section", {}, h("h2", {}, "Retained share by precision"),
-      retainedPlot({ retained: results.summary?.retained, precisions, models: unlearned,
-        metrics: metricInfos.filter((info) => info.knowledge), maxRetained: results.summary?.policy?.max_retained })),
-    h("section", {}, h("h2", {}, "Bucket collision per layer"), collisionHeatmap(collisionColumns)),
+      retainedPlot({ retained: results.retained, precisions, models: results.models.filter((m) => m !== "target"),
+        metrics: metricInfos.filter((info) => info.knowledge), maxRetained: summary.policy.max_retained })),
+    h("section", {}, h("h2", {}, "Bucket collision per layer"), collisionHeatmap(collisionColumns(results))),
     evidenceSection(auditId, results, metricInfos, precisions),
   ];
 }
@@ -121,7 +131,7 @@ export function auditView(main, auditId) {
   async function showResults() {
     try {
       const results = await getJson(`/v1/audits/${encodeURIComponent(auditId)}/results`);
-      if (!results?.variants?.length) return;
+      if (!results?.matrix?.length) return;
       resultsShown = true;
       mount(resultsArea, resultsSections(auditId, results));
     } catch (error) {

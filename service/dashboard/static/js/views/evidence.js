@@ -7,37 +7,42 @@ import { formatPoints, formatValue } from "../format.js";
 import { pageOf } from "../shapes.js";
 import { errorMessage } from "../widgets.js";
 
-const PAGE_SIZE = 500;
-const MAX_PAGES = 40; // 20 000 records: beyond that, read the CSV report
+const PAGE_SIZE = 200; // the API's largest page
+const MAX_PAGES = 50; // 10 000 records: beyond that, read the CSV report
 const SHOWN = 25;
 
-/** Every item record of one (model, metric), page by page. */
-async function itemRecords(auditId, model, metric) {
+/** Every item record matching `filters`, page by page, and the API's total. */
+async function itemRecords(auditId, filters) {
   const records = [];
+  let total = 0;
   for (let page = 0; page < MAX_PAGES; page += 1) {
-    const params = new URLSearchParams({ model, metric, limit: PAGE_SIZE, offset: page * PAGE_SIZE });
-    const { items, total } = pageOf(await getJson(`/v1/audits/${encodeURIComponent(auditId)}/items?${params}`));
-    records.push(...items);
-    if (items.length < PAGE_SIZE || (total !== null && records.length >= total)) break;
+    const params = new URLSearchParams({ ...filters, limit: PAGE_SIZE, offset: page * PAGE_SIZE });
+    const body = pageOf(await getJson(`/v1/audits/${encodeURIComponent(auditId)}/items?${params}`));
+    records.push(...body.items);
+    total = body.total ?? records.length;
+    if (body.items.length < PAGE_SIZE || records.length >= total) break;
   }
-  return records;
+  return { records, total };
 }
 
-/** Items whose score at `quantized` is above their score at full precision, largest rise first. */
-export function risenItems(records, quantized) {
-  const byIndex = new Map();
-  for (const record of records) {
-    const index = record.index ?? record.item_index;
-    if (!byIndex.has(index)) byIndex.set(index, {});
-    byIndex.get(index)[record.precision_label] = record;
-  }
-  const risen = [];
-  for (const [index, pair] of byIndex) {
-    const full = pair.full;
-    const quant = pair[quantized];
-    if (full && quant && quant.score > full.score) risen.push({ index, full, quant, rise: quant.score - full.score });
-  }
-  return risen.sort((a, b) => b.rise - a.rise || a.index - b.index);
+async function itemCount(auditId, filters) {
+  const params = new URLSearchParams({ ...filters, limit: 1 });
+  return pageOf(await getJson(`/v1/audits/${encodeURIComponent(auditId)}/items?${params}`)).total;
+}
+
+/**
+ * The items of one (model, metric) whose score at `quantized` rose above full precision, largest rise
+ * first, each with its full-precision record (for the output text), and how many items were scored.
+ */
+async function risenItems(auditId, model, metric, quantized) {
+  const risen = await itemRecords(auditId, { model, metric, precision: quantized, rose: true });
+  const scored = await itemCount(auditId, { model, metric, precision: quantized });
+  const full = risen.records.length ? await itemRecords(auditId, { model, metric, precision: "full" }) : { records: [] };
+  const fullByIndex = new Map(full.records.map((record) => [record.index, record]));
+  const entries = risen.records.map((quant) => ({ index: quant.index, quant, full: fullByIndex.get(quant.index),
+    rise: quant.delta ?? quant.score - quant.full_score }));
+  entries.sort((a, b) => b.rise - a.rise || a.index - b.index);
+  return { entries, scored };
 }
 
 function textBlock(title, text, attributes = {}) {
@@ -48,22 +53,24 @@ function textBlock(title, text, attributes = {}) {
 function evidenceCard(model, metricInfo, quantized, entry) {
   const { full, quant } = entry;
   return h("article", { class: "evidence", dataset: { model, metric: metricInfo.name, index: String(entry.index),
-      fullScore: String(full.score), quantScore: String(quant.score) } },
+      fullScore: String(quant.full_score), quantScore: String(quant.score) } },
     h("header", {},
       h("h3", {}, `${model} · ${metricInfo.title} · item ${entry.index}`),
-      h("p", { class: "scores" }, `score at full ${formatValue(full.score)} → at ${quantized} ${formatValue(quant.score)} `,
+      h("p", { class: "scores" },
+        `score at full ${formatValue(quant.full_score)} → at ${quantized} ${formatValue(quant.score)} `,
         h("strong", {}, `(${formatPoints(entry.rise)}, rose)`))),
-    full.prompt ? h("details", { class: "prompt" }, h("summary", {}, "Prompt"), h("pre", {}, full.prompt)) : null,
+    quant.prompt ? h("details", { class: "prompt" }, h("summary", {}, "Prompt"), h("pre", {}, quant.prompt)) : null,
     h("div", { class: "side-by-side" },
-      textBlock("Ground truth", full.truth ?? quant.truth, { dataset: { role: "truth" } }),
-      textBlock("Output at full precision", full.output, { dataset: { role: "full" } }),
+      textBlock("Ground truth", quant.truth ?? full?.truth, { dataset: { role: "truth" } }),
+      textBlock("Output at full precision", full?.output, { dataset: { role: "full" } }),
       textBlock(`Output at ${quantized}`, quant.output, { dataset: { role: "quantized" } })),
   );
 }
 
-function evidenceGroup(model, metricInfo, quantized, risen, total) {
+function evidenceGroup(model, metricInfo, quantized, risen, scored) {
+  const outOf = scored === null ? "" : ` of ${scored}`;
   const heading = h("h3", { class: "group-title" },
-    `${model} · ${metricInfo.title}: ${risen.length} of ${total} items rose at ${quantized}`);
+    `${model} · ${metricInfo.title}: ${risen.length}${outOf} items rose at ${quantized}`);
   const shown = risen.slice(0, SHOWN).map((entry) => evidenceCard(model, metricInfo, quantized, entry));
   const more = risen.length > SHOWN ? h("p", { class: "muted" },
     `${risen.length - SHOWN} more: see the CSV report for every item.`) : null;
@@ -78,9 +85,8 @@ export async function renderEvidence(container, { auditId, models, metricInfos, 
     const groups = [];
     for (const model of models) {
       for (const info of metricInfos) {
-        const records = await itemRecords(auditId, model, info.name);
-        const total = new Set(records.map((r) => r.index ?? r.item_index)).size;
-        groups.push(evidenceGroup(model, info, quantized, risenItems(records, quantized), total));
+        const { entries, scored } = await risenItems(auditId, model, info.name, quantized);
+        groups.push(evidenceGroup(model, info, quantized, entries, scored));
       }
     }
     mount(container, groups.length ? groups : h("p", { class: "empty" }, "No per-item scores stored."));

@@ -3,7 +3,7 @@
 import { getJson } from "../api.js";
 import { h, mount } from "../dom.js";
 import { formatTime } from "../format.js";
-import { modelsOf, pageOf, precisionsOf, shareDone, verdictOf } from "../shapes.js";
+import { pageOf } from "../shapes.js";
 import { cancelButton, errorMessage, isActive, progressBar, statusBadge, verdictBadge } from "../widgets.js";
 
 const STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"];
@@ -20,15 +20,14 @@ function filterControl(status, onChange) {
 }
 
 function auditRow(audit, refresh) {
-  const models = modelsOf(audit);
   return h("tr", { dataset: { auditId: audit.id, status: audit.status } },
     h("td", { "data-label": "Audit" }, h("a", { href: `#/audits/${encodeURIComponent(audit.id)}` }, audit.id)),
     h("td", { "data-label": "Status" }, statusBadge(audit.status)),
-    h("td", { "data-label": "Progress" }, progressBar(shareDone(audit), `progress of audit ${audit.id}`)),
-    h("td", { "data-label": "Verdict" }, verdictBadge(verdictOf(audit))),
+    h("td", { "data-label": "Progress" }, progressBar(audit.share_done, `progress of audit ${audit.id}`)),
+    h("td", { "data-label": "Verdict" }, verdictBadge(audit.verdict)),
     h("td", { "data-label": "Created" }, formatTime(audit.created_at)),
-    h("td", { "data-label": "Models" }, models.join(", ")),
-    h("td", { "data-label": "Precisions" }, precisionsOf(audit).join(", ")),
+    h("td", { "data-label": "Models" }, audit.models.join(", ")),
+    h("td", { "data-label": "Precisions" }, audit.precisions.join(", ")),
     h("td", { "data-label": "" }, isActive(audit.status) ? cancelButton(audit.id, refresh) : null),
   );
 }

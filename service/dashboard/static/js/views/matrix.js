@@ -9,7 +9,8 @@ function metricHeader(info) {
   return h("th", { scope: "col", dataset: { metric: info.name } },
     h("span", { class: "metric-title" }, info.title),
     h("span", { class: "metric-meta" }, `${info.unit}; ${info.direction}`),
-    h("a", { href: `#definition-${info.name}`, class: "definition-link", "aria-label": `definition of ${info.title}` }, "ⓘ"),
+    h("a", { href: `#definition-${info.name}`, class: "definition-link", "aria-label": `definition of ${info.title}` },
+      "definition"),
   );
 }
 

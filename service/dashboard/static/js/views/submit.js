@@ -38,7 +38,7 @@ function checkbox(name, value, label, checked) {
 
 function corpusOptions(corpora) {
   return [h("option", { value: "" }, corpora.length ? "— choose an uploaded corpus —" : "— no corpus uploaded yet —"),
-    ...corpora.map((c) => h("option", { value: c.id }, `${c.name ?? c.id} (${(c.sha256 ?? "").slice(0, 12)})`))];
+    ...corpora.map((c) => h("option", { value: c.id }, `${c.name ?? c.id} (sha256 ${c.sha256.slice(0, 12)}…)`))];
 }
 
 function buildForm(corpora) {
@@ -113,7 +113,7 @@ async function corpusId(form) {
     throw new FormProblem("corpus", `${file.name} is not JSON: ${error.message}`);
   }
   try {
-    return (await postJson("/v1/corpora", document)).id;
+    return (await postJson(`/v1/corpora?name=${encodeURIComponent(file.name)}`, document)).id;
   } catch (error) {
     if (error instanceof ApiError) error.problems = error.problems.map((p) => ({ field: "corpus", message: p.message }));
     throw error;
@@ -175,7 +175,7 @@ function newIdempotencyKey() {
 export function submitView(main) {
   mount(main, h("h1", {}, "New audit"), h("p", { class: "muted" }, "Loading corpora…"));
   let idempotencyKey = newIdempotencyKey(); // a double click or a retry returns the same audit
-  getJson("/v1/corpora?limit=100").then((body) => pageOf(body).items, () => []).then((corpora) => {
+  getJson("/v1/corpora?limit=200").then((body) => pageOf(body).items, () => []).then((corpora) => {
     const form = buildForm(corpora);
     form.addEventListener("input", () => { idempotencyKey = newIdempotencyKey(); });
     form.addEventListener("submit", async (event) => {

@@ -1,0 +1,111 @@
+"""Audit routes: thin; parsing and answering only (the rules are in service.audits.service)."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from service.audits import service
+from service.audits.report import load_report
+from service.audits.repository import ItemFilter
+from service.audits.schemas import AuditAccepted, AuditListItem, AuditOut, AuditResults, AuditStatus, ItemOut
+from service.deps import CurrentTenant, SessionDep, SettingsDep
+from service.pagination import Page, PageDep
+from service.specs.audit import AuditSpec
+from service.specs.render import report_to_csv, report_to_html
+
+router = APIRouter(prefix="/v1/audits", tags=["audits"])
+
+REPORT_MEDIA_TYPES = {"json": "application/json", "csv": "text/csv", "html": "text/html"}
+ReportFormat = Literal["json", "csv", "html"]
+
+
+@router.post("", response_model=AuditAccepted, status_code=202)
+def submit_audit(
+    session: SessionDep,
+    settings: SettingsDep,
+    tenant: CurrentTenant,
+    spec: AuditSpec,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=200, description="a retry with the same key returns the same audit")
+    ] = None,
+) -> AuditAccepted:
+    audit, _created = service.submit(session, settings, tenant, spec, idempotency_key)
+    return service.accepted(audit)
+
+
+@router.get("", response_model=Page[AuditListItem])
+def list_audits(
+    session: SessionDep, tenant: CurrentTenant, params: PageDep, status: AuditStatus | None = None
+) -> Page[AuditListItem]:
+    return service.page(session, tenant, status, params)
+
+
+@router.get("/{audit_id}", response_model=AuditOut)
+def get_audit(session: SessionDep, tenant: CurrentTenant, audit_id: str) -> AuditOut:
+    return service.detail(session, service.get(session, tenant, audit_id))
+
+
+@router.get("/{audit_id}/results", response_model=AuditResults)
+def get_results(session: SessionDep, tenant: CurrentTenant, audit_id: str) -> AuditResults:
+    return service.results(session, service.get(session, tenant, audit_id))
+
+
+@router.get("/{audit_id}/items", response_model=Page[ItemOut])
+def get_items(
+    session: SessionDep,
+    tenant: CurrentTenant,
+    audit_id: str,
+    params: PageDep,
+    model: Annotated[str | None, Query(max_length=64)] = None,
+    precision: Annotated[str | None, Query(max_length=64, description="a precision label, e.g. bnb-fp4-b64")] = None,
+    metric: Annotated[str | None, Query(max_length=32)] = None,
+    rose: Annotated[
+        bool | None, Query(description="true: only items scoring higher than the same model at full precision")
+    ] = None,
+) -> Page[ItemOut]:
+    audit = service.get(session, tenant, audit_id)
+    item_filter = ItemFilter(model=model, precision_label=precision, metric=metric, rose=rose)
+    return service.items(session, audit, item_filter, params)
+
+
+@router.get(
+    "/{audit_id}/report",
+    responses={200: {"content": {media: {} for media in REPORT_MEDIA_TYPES.values()}}},
+    response_class=Response,
+)
+def get_report(
+    session: SessionDep,
+    tenant: CurrentTenant,
+    request: Request,
+    audit_id: str,
+    format: Annotated[ReportFormat | None, Query(description="overrides the Accept header")] = None,
+) -> Response:
+    report = load_report(session, service.get(session, tenant, audit_id))
+    chosen = format or _format_from_accept(request.headers.get("accept", ""))
+    if chosen == "csv":
+        body = report_to_csv(report)
+    elif chosen == "html":
+        body = report_to_html(report)
+    else:
+        body = report.model_dump_json(indent=2)
+    return Response(content=body, media_type=REPORT_MEDIA_TYPES[chosen])
+
+
+def _format_from_accept(accept: str) -> ReportFormat:
+    for media in (part.split(";")[0].strip() for part in accept.split(",")):
+        for name, media_type in REPORT_MEDIA_TYPES.items():
+            if media == media_type:
+                return name  # type: ignore[return-value]
+    return "json"
+
+
+@router.post("/{audit_id}/cancel", response_model=AuditOut)
+def cancel_audit(session: SessionDep, tenant: CurrentTenant, audit_id: str) -> AuditOut:
+    audit = service.cancel(session, service.get(session, tenant, audit_id))
+    return service.detail(session, audit)
+
+
+@router.delete("/{audit_id}", status_code=204)
+def delete_audit(session: SessionDep, tenant: CurrentTenant, audit_id: str) -> Response:
+    service.delete(session, service.get(session, tenant, audit_id))
+    return Response(status_code=204)

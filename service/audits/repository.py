@@ -1,0 +1,135 @@
+"""Every query on audits, runs and their results."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from service.models import Audit, Collision, ItemScore, Result, Run, UnlearningRecordRow
+from service.models.run import FINISHED_RUN_STATUSES
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    model: str | None = None
+    precision_label: str | None = None
+    metric: str | None = None
+    rose: bool | None = None  # True: only items whose score is above the same model's full-precision score
+
+
+def by_id(session: Session, tenant_id: str, audit_id: str) -> Audit | None:
+    return session.scalars(select(Audit).where(Audit.id == audit_id, Audit.tenant_id == tenant_id)).one_or_none()
+
+
+def by_idempotency_key(session: Session, tenant_id: str, key: str) -> Audit | None:
+    query = select(Audit).where(Audit.tenant_id == tenant_id, Audit.idempotency_key == key)
+    return session.scalars(query).one_or_none()
+
+
+def add(session: Session, audit: Audit, runs: list[Run]) -> None:
+    session.add(audit)
+    session.flush()
+    for run in runs:
+        run.audit_id = audit.id
+    session.add_all(runs)
+    session.flush()
+
+
+def page(session: Session, tenant_id: str, status: str | None, limit: int, offset: int) -> tuple[list[Audit], int]:
+    conditions = [Audit.tenant_id == tenant_id] + ([Audit.status == status] if status else [])
+    total = session.scalar(select(func.count()).select_from(Audit).where(*conditions)) or 0
+    query = select(Audit).where(*conditions).order_by(Audit.created_at.desc(), Audit.id.desc())
+    return list(session.scalars(query.limit(limit).offset(offset)).all()), total
+
+
+def runs_of(session: Session, audit_ids: list[str]) -> list[Run]:
+    query = select(Run).where(Run.audit_id.in_(audit_ids)).order_by(Run.created_at, Run.id)
+    return list(session.scalars(query).all())
+
+
+def run_by_id(session: Session, run_id: str, lock: bool = False) -> Run | None:
+    query = select(Run).where(Run.id == run_id)
+    return session.scalars(query.with_for_update() if lock else query).one_or_none()
+
+
+def audit_by_id(session: Session, audit_id: str, lock: bool = False) -> Audit | None:
+    query = select(Audit).where(Audit.id == audit_id)
+    return session.scalars(query.with_for_update() if lock else query).one_or_none()
+
+
+def results_of(session: Session, audit_id: str) -> list[Result]:
+    return list(session.scalars(select(Result).where(Result.audit_id == audit_id)).all())
+
+
+def collisions_of(session: Session, audit_id: str) -> list[Collision]:
+    return list(session.scalars(select(Collision).where(Collision.audit_id == audit_id)).all())
+
+
+def unlearning_records_of(session: Session, audit_id: str) -> list[UnlearningRecordRow]:
+    return list(session.scalars(select(UnlearningRecordRow).where(UnlearningRecordRow.audit_id == audit_id)).all())
+
+
+def items_of(session: Session, audit_id: str) -> list[ItemScore]:
+    query = select(ItemScore).where(ItemScore.audit_id == audit_id)
+    return list(session.scalars(query.order_by(ItemScore.metric, ItemScore.model, ItemScore.item_index)).all())
+
+
+def item_page(
+    session: Session, audit_id: str, item_filter: ItemFilter, limit: int, offset: int
+) -> tuple[list[tuple[ItemScore, float | None]], int]:
+    """Items with the same model's score on the same item at full precision, filtered and paginated."""
+    full = aliased(ItemScore)
+    full_score = full.score.label("full_score")
+    query = (
+        select(ItemScore, full_score)
+        .outerjoin(
+            full,
+            and_(
+                full.audit_id == ItemScore.audit_id,
+                full.model == ItemScore.model,
+                full.metric == ItemScore.metric,
+                full.item_index == ItemScore.item_index,
+                full.precision_label == "full",
+            ),
+        )
+        .where(ItemScore.audit_id == audit_id)
+    )
+    for column, value in (
+        (ItemScore.model, item_filter.model),
+        (ItemScore.precision_label, item_filter.precision_label),
+        (ItemScore.metric, item_filter.metric),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if item_filter.rose is not None:
+        rose = and_(ItemScore.precision_label != "full", full.score.is_not(None), ItemScore.score > full.score)
+        query = query.where(rose if item_filter.rose else ~rose)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    ordered = query.order_by(ItemScore.metric, ItemScore.model, ItemScore.precision_label, ItemScore.item_index)
+    rows = session.execute(ordered.limit(limit).offset(offset)).all()
+    return [(row[0], row[1]) for row in rows], total
+
+
+def unfinished_run_count(session: Session, audit_id: str) -> int:
+    unfinished = Run.status.not_in(FINISHED_RUN_STATUSES)
+    query = select(func.count()).select_from(Run).where(Run.audit_id == audit_id, unfinished)
+    return session.scalar(query) or 0
+
+
+def cancel_pending_runs(session: Session, audit_id: str) -> None:
+    session.execute(
+        update(Run)
+        .where(Run.audit_id == audit_id, Run.status.in_(("waiting", "queued")))
+        .values(status="cancelled", stage=None)
+    )
+
+
+def delete_run_outputs(session: Session, run_id: str) -> None:
+    """Everything a previous, interrupted attempt of this run may have left."""
+    for table in (ItemScore, Result, Collision, UnlearningRecordRow):
+        session.execute(delete(table).where(table.run_id == run_id))
+
+
+def delete_audit(session: Session, audit: Audit) -> None:
+    session.delete(audit)
+    session.flush()

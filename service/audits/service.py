@@ -1,0 +1,264 @@
+"""Audit rules: validate completely before storing, plan the runs, enqueue after commit, read results back."""
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.audits import repository
+from service.audits.report import load_report, stored_spec
+from service.audits.schemas import (
+    AuditAccepted,
+    AuditListItem,
+    AuditOut,
+    AuditProgress,
+    AuditResults,
+    CollisionOut,
+    ItemOut,
+    MatrixCell,
+    MetricMeaning,
+    RunOut,
+    StageProgress,
+)
+from service.audits.sources import source_problems
+from service.config import Settings
+from service.corpora import repository as corpora_repository
+from service.corpora import service as corpora_service
+from service.errors import ConflictError, FieldError, NotFoundError
+from service.models import Audit, Corpus, Run, Tenant
+from service.models.base import utc_now
+from service.models.run import FINISHED_RUN_STATUSES
+from service.pagination import Page, PageParams
+from service.queue import enqueue_after_commit, run_message
+from service.specs.audit import AuditSpec
+from service.specs.metrics import METRICS
+from service.specs.naming import TARGET_NAME
+from service.specs.precision import FullPrecision
+
+
+def submit(
+    session: Session, settings: Settings, tenant: Tenant, spec: AuditSpec, idempotency_key: str | None
+) -> tuple[Audit, bool]:
+    """The audit for this request (stored and queued when new) and whether it was created now."""
+    check_submission(spec, settings)
+    corpus = resolve_corpus(session, tenant, spec)
+    stored = {**spec.model_dump(mode="json"), "corpus": corpus.id}
+    if idempotency_key:
+        existing = repository.by_idempotency_key(session, tenant.id, idempotency_key)
+        if existing is not None:
+            return same_request(existing, stored), False
+    audit = Audit(tenant_id=tenant.id, corpus_id=corpus.id, idempotency_key=idempotency_key, spec=stored)
+    runs = plan_runs(spec)
+    try:
+        with session.begin_nested():
+            repository.add(session, audit, runs)
+    except IntegrityError:  # the same Idempotency-Key in a concurrent request: answer with its audit
+        existing = repository.by_idempotency_key(session, tenant.id, idempotency_key or "")
+        if existing is None:
+            raise
+        return same_request(existing, stored), False
+    for run in runs:
+        if run.status == "queued":
+            enqueue_after_commit(session, settings.broker_url or "", run_message(run.id, run.kind))
+    return audit, True
+
+
+def check_submission(spec: AuditSpec, settings: Settings) -> None:
+    problems = source_problems(spec, settings)
+    if spec.reference is not None and spec.reference.model is not None and spec.reference.auc is None:
+        problems.append(
+            (("reference", "auc"), "the service needs the reference model's PrivLeak AUC; measure it with the CLI")
+        )
+    if problems:
+        raise FieldError(problems)
+
+
+def resolve_corpus(session: Session, tenant: Tenant, spec: AuditSpec) -> Corpus:
+    """The stored corpus a spec names by id, or the inline bundle stored (once) now."""
+    if isinstance(spec.corpus, str):
+        corpus = corpora_repository.by_id(session, tenant.id, spec.corpus)
+        if corpus is None:
+            raise FieldError([(("corpus",), f"no corpus with id '{spec.corpus}'; upload it with POST /v1/corpora")])
+        return corpus
+    bundle = corpora_service.validate_bundle(spec.corpus, ("corpus",))
+    corpus, _created = corpora_service.store_bundle(session, tenant.id, bundle, name=None)
+    return corpus
+
+
+def same_request(existing: Audit, stored_spec_document: dict) -> Audit:
+    if existing.spec != stored_spec_document:
+        raise ConflictError("Idempotency-Key: this key was already used for a different audit spec")
+    return existing
+
+
+def plan_runs(spec: AuditSpec) -> list[Run]:
+    """One run per unlearning recipe, per variant, and per (unlearned model, quantized precision) collision.
+
+    Runs of a model that an unlearning run has yet to produce wait for it.
+    """
+    produced = {config.name for config in spec.unlearning}
+    full = FullPrecision().model_dump(mode="json")
+    runs = [Run(kind="unlearn", model=name, precision_label="full", precision=full) for name in produced]
+    for model in spec.model_names:
+        status = "waiting" if model in produced else "queued"
+        for precision in spec.precisions:
+            runs.append(_run("evaluate", model, precision, status))
+    if "collision" in spec.metrics:
+        for model in spec.model_names:
+            if model == TARGET_NAME:
+                continue
+            status = "waiting" if model in produced else "queued"
+            runs += [_run("collision", model, p, status) for p in spec.precisions if p.method != "full"]
+    return runs
+
+
+def _run(kind: str, model: str, precision: object, status: str) -> Run:
+    return Run(
+        kind=kind,
+        model=model,
+        precision_label=precision.label,  # type: ignore[attr-defined]
+        precision=precision.model_dump(mode="json"),  # type: ignore[attr-defined]
+        status=status,
+    )
+
+
+def get(session: Session, tenant: Tenant, audit_id: str) -> Audit:
+    audit = repository.by_id(session, tenant.id, audit_id)
+    if audit is None:
+        raise NotFoundError("audit", audit_id)
+    return audit
+
+
+def accepted(audit: Audit) -> AuditAccepted:
+    return AuditAccepted(id=audit.id, status=audit.status, created_at=audit.created_at)  # type: ignore[arg-type]
+
+
+def detail(session: Session, audit: Audit) -> AuditOut:
+    runs = repository.runs_of(session, [audit.id])
+    return AuditOut(
+        **list_item(audit, runs).model_dump(),
+        started_at=audit.started_at,
+        duration_s=_seconds(audit.started_at, audit.finished_at),
+        error=audit.error,
+        spec=audit.spec,
+        progress=progress_of(runs),
+        runs=[run_out(run) for run in runs],
+    )
+
+
+def page(session: Session, tenant: Tenant, status: str | None, params: PageParams) -> Page[AuditListItem]:
+    audits, total = repository.page(session, tenant.id, status, params.limit, params.offset)
+    runs = repository.runs_of(session, [audit.id for audit in audits])
+    items = [list_item(audit, [run for run in runs if run.audit_id == audit.id]) for audit in audits]
+    return Page[AuditListItem](items=items, total=total, limit=params.limit, offset=params.offset)
+
+
+def list_item(audit: Audit, runs: list[Run]) -> AuditListItem:
+    spec = stored_spec(audit)
+    return AuditListItem(
+        id=audit.id,
+        status=audit.status,  # type: ignore[arg-type]
+        corpus_id=audit.corpus_id,
+        created_at=audit.created_at,
+        finished_at=audit.finished_at,
+        models=spec.model_names,
+        precisions=spec.precision_labels,
+        verdict=(audit.summary or {}).get("verdict"),
+        share_done=progress_of(runs).share_done,
+    )
+
+
+def progress_of(runs: list[Run]) -> AuditProgress:
+    by_kind: dict[str, StageProgress] = {}
+    for run in runs:
+        stage = by_kind.setdefault(run.kind, StageProgress(done=0, total=0))
+        stage.total += 1
+        stage.done += run.status in FINISHED_RUN_STATUSES
+    shares = [1.0 if run.status in FINISHED_RUN_STATUSES else run.share_done for run in runs]
+    return AuditProgress(
+        share_done=sum(shares) / len(shares) if shares else 0.0,
+        runs_done=sum(stage.done for stage in by_kind.values()),
+        runs_total=len(runs),
+        by_kind=by_kind,
+    )
+
+
+def run_out(run: Run) -> RunOut:
+    columns = {name: getattr(run, name) for name in RunOut.model_fields if name != "duration_s"}
+    return RunOut.model_validate({**columns, "duration_s": _seconds(run.started_at, run.finished_at)})
+
+
+def _seconds(started: object, finished: object) -> float | None:
+    if started is None or finished is None:
+        return None
+    return (finished - started).total_seconds()  # type: ignore[operator]
+
+
+def results(session: Session, audit: Audit) -> AuditResults:
+    """The matrix, retained share and recovery, collisions and verdict (summary null until the final task)."""
+    spec = stored_spec(audit)
+    report = load_report(session, audit, with_items=False)
+    return AuditResults(
+        audit_id=audit.id,
+        status=audit.status,  # type: ignore[arg-type]
+        models=spec.model_names,
+        precisions=spec.precision_labels,
+        metrics=list(spec.metrics),
+        metric_info={name: MetricMeaning(**_meaning(name)) for name in spec.metrics},
+        matrix=[MatrixCell(**v.model_dump(include=set(MatrixCell.model_fields))) for v in report.variants],
+        retained=report.summary.retained,
+        recovery=report.summary.recovery,
+        collisions=[
+            CollisionOut(model=v.model, precision_label=v.precision_label, **v.collision.model_dump())
+            for v in report.variants
+            if v.collision is not None
+        ],
+        summary=report.summary if audit.summary else None,
+        verdict=report.summary.verdict,
+        unlearning=report.unlearning,
+    )
+
+
+def _meaning(metric: str) -> dict[str, str]:
+    info = METRICS[metric]
+    return {"title": info.title, "unit": info.unit, "direction": info.direction, "definition": info.definition}
+
+
+def items(
+    session: Session, audit: Audit, item_filter: repository.ItemFilter, params: PageParams
+) -> Page[ItemOut]:
+    rows, total = repository.item_page(session, audit.id, item_filter, params.limit, params.offset)
+    return Page[ItemOut](
+        items=[
+            ItemOut(
+                model=row.model,
+                precision_label=row.precision_label,
+                metric=row.metric,
+                index=row.item_index,
+                score=row.score,
+                full_score=full_score,
+                delta=None if full_score is None else row.score - full_score,
+                output=row.output,
+                truth=row.truth,
+                prompt=row.prompt,
+                truncated=row.truncated,
+            )
+            for row, full_score in rows
+        ],
+        total=total,
+        limit=params.limit,
+        offset=params.offset,
+    )
+
+
+def cancel(session: Session, audit: Audit) -> Audit:
+    """Queued runs stop at once; running ones stop at their next progress report. Stored results stay."""
+    if audit.status in ("succeeded", "failed"):
+        raise ConflictError(f"audit '{audit.id}' has already finished ({audit.status})")
+    if audit.status != "cancelled":
+        audit.status = "cancelled"
+        audit.finished_at = utc_now()
+        repository.cancel_pending_runs(session, audit.id)
+    return audit
+
+
+def delete(session: Session, audit: Audit) -> None:
+    repository.delete_audit(session, audit)

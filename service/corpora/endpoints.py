@@ -1,0 +1,56 @@
+"""Corpus routes: upload a bundle once (content-addressed), list, read, delete."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response
+
+from service.corpora import repository, service
+from service.corpora.schemas import CorpusOut
+from service.deps import CurrentTenant, SessionDep
+from service.pagination import Page, PageDep
+
+router = APIRouter(prefix="/v1/corpora", tags=["corpora"])
+
+BUNDLE_EXAMPLE = {
+    "verbmem": {"forget": [{"prompt": "Arlo Venn was born in", "gt": " Brask in 1900."}]},
+    "knowmem": {"forget_qa": [{"question": "Where was Arlo Venn born?", "answer": "Brask"}]},
+}
+
+
+@router.post(
+    "",
+    response_model=CorpusOut,
+    status_code=201,
+    responses={200: {"model": CorpusOut, "description": "the same bundle was already stored"}},
+)
+def upload_corpus(
+    session: SessionDep,
+    tenant: CurrentTenant,
+    response: Response,
+    document: Annotated[dict[str, Any], Body(description="the bundle in the MUSE layout", examples=[BUNDLE_EXAMPLE])],
+    name: Annotated[str | None, Query(max_length=200, description="a label for lists")] = None,
+) -> CorpusOut:
+    bundle = service.validate_bundle(document, ())
+    corpus, created = service.store_bundle(session, tenant.id, bundle, name)
+    if not created:
+        response.status_code = 200
+    return CorpusOut.model_validate(corpus)
+
+
+@router.get("", response_model=Page[CorpusOut])
+def list_corpora(session: SessionDep, tenant: CurrentTenant, params: PageDep) -> Page[CorpusOut]:
+    rows, total = repository.page(session, tenant.id, params.limit, params.offset)
+    return Page[CorpusOut](
+        items=[CorpusOut.model_validate(row) for row in rows], total=total, limit=params.limit, offset=params.offset
+    )
+
+
+@router.get("/{corpus_id}", response_model=CorpusOut)
+def get_corpus(session: SessionDep, tenant: CurrentTenant, corpus_id: str) -> CorpusOut:
+    return CorpusOut.model_validate(service.get(session, tenant.id, corpus_id))
+
+
+@router.delete("/{corpus_id}", status_code=204)
+def delete_corpus(session: SessionDep, tenant: CurrentTenant, corpus_id: str) -> Response:
+    service.delete(session, tenant.id, corpus_id)
+    return Response(status_code=204)

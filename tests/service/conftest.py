@@ -1,0 +1,58 @@
+"""Fixtures for the API tests: a migrated database per backend, an app on it, and API keys of two tenants."""
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.config import Settings
+from service.db import session_scope
+from service.keys.service import create_key
+from service.main import create_app
+from tests.service.databases import fresh_database
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture
+def settings(database_url: str, model_root: Path, tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+        model_roots=[model_root],
+        allowed_hub_orgs=["muse-bench"],
+        max_upload_bytes=200_000,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def new_key(database_url: str) -> str:
+    with session_scope(database_url) as session:
+        return create_key(session, f"tenant-{uuid.uuid4().hex[:8]}").token
+
+
+@pytest.fixture
+def auth(database_url: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {new_key(database_url)}"}
+
+
+@pytest.fixture
+def other_auth(database_url: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {new_key(database_url)}"}

@@ -1,0 +1,91 @@
+"""Real processes for the end-to-end tests: the API on a free port (uvicorn in a thread) and worker processes."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import uvicorn
+
+from service.config import Settings
+from service.main import create_app
+
+REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+CLI = [str(Path(sys.executable).parent / "unlearn-audit")]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running_api(settings: Settings) -> Iterator[str]:
+    """The app served over real HTTP on 127.0.0.1; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 20, "the API to start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a worker process the same settings."""
+    return {
+        **os.environ,
+        "UNLEARN_AUDIT_DATA_DIR": str(settings.data_dir),
+        "UNLEARN_AUDIT_DATABASE_URL": str(settings.database_url),
+        "UNLEARN_AUDIT_BROKER_URL": str(settings.broker_url),
+        "UNLEARN_AUDIT_MODEL_ROOTS": "[" + ",".join(f'"{root}"' for root in settings.model_roots) + "]",
+        "UNLEARN_AUDIT_VISIBILITY_TIMEOUT_S": str(settings.visibility_timeout_s),
+        "UNLEARN_AUDIT_PROGRESS_INTERVAL_S": str(settings.progress_interval_s),
+        "PYTHONPATH": str(REPO),
+    }
+
+
+def start_worker(settings: Settings, log: Path) -> subprocess.Popen:
+    """`unlearn-audit worker` in its own process group (so that a kill reaches everything it started)."""
+    command = [*CLI, "worker", "--pool", "solo", "--loglevel", "INFO"]
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            command, env=settings_env(settings), cwd=REPO, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def kill(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        process.wait(30)
+
+
+def wait_for(condition: Callable[[], T | None], timeout_s: float, what: str, interval_s: float = 0.2) -> T:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def wait_for_audit(client: httpx.Client, audit_id: str, timeout_s: float) -> dict:
+    def finished() -> dict | None:
+        audit = client.get(f"/v1/audits/{audit_id}").json()
+        return audit if audit["status"] in ("succeeded", "failed", "cancelled") else None
+
+    return wait_for(finished, timeout_s, f"audit {audit_id} to finish", interval_s=1.0)

@@ -1,0 +1,143 @@
+"""Audit routes on SQLite and PostgreSQL: validation before storage, planning, queueing, idempotency,
+pagination, isolation, cancel and delete."""
+
+import uuid
+
+import pytest
+from kombu import Connection
+
+from tests.tiny_world import make_bundle
+
+
+def spec_for(model_root, **overrides) -> dict:
+    spec = {
+        "target": {"model": str(model_root / "target")},
+        "unlearned": [{"name": "ga", "model": str(model_root / "ga")}],
+        "corpus": make_bundle().to_document(),
+        "precisions": [{"method": "full"}, {"method": "rtn", "bits": 4, "group_size": 32}, {"method": "bnb_int8"}],
+        "metrics": ["verbmem_f", "knowmem_f", "collision"],
+        "limits": {"max_items": 4},
+    }
+    return {**spec, **overrides}
+
+
+def queued_messages(broker_url: str, queue: str) -> list[tuple[str, list]]:
+    """Every message waiting on a queue of the real broker: (task name, args)."""
+    messages = []
+    with Connection(broker_url) as connection:
+        simple = connection.SimpleQueue(queue)
+        while True:
+            try:
+                message = simple.get(timeout=0.5)
+            except simple.Empty:
+                break
+            messages.append((message.headers["task"], message.decode()[0]))
+            message.ack()
+        simple.close()
+    return messages
+
+
+def test_submit_plans_runs_and_enqueues_after_commit(client, auth, settings, model_root):
+    response = client.post("/v1/audits", json=spec_for(model_root), headers=auth)
+    assert response.status_code == 202, response.text
+    audit = client.get(f"/v1/audits/{response.json()['id']}", headers=auth).json()
+    evaluate = [r for r in audit["runs"] if r["kind"] == "evaluate"]
+    collision = [r for r in audit["runs"] if r["kind"] == "collision"]
+    assert len(evaluate) == 2 * 3  # (target, ga) x (full, rtn, int8)
+    assert {(r["model"], r["precision_label"]) for r in collision} == {("ga", "rtn-w4-g32-asym"), ("ga", "bnb-int8")}
+    assert audit["status"] == "queued" and audit["progress"]["runs_total"] == 8
+    assert audit["spec"]["corpus"] == audit["corpus_id"]
+    gpu = queued_messages(settings.broker_url, "gpu")
+    cpu = queued_messages(settings.broker_url, "cpu")
+    assert sorted(args[0] for _, args in gpu) == sorted(r["id"] for r in evaluate)
+    assert {task for task, _ in gpu} == {"unlearn_audit.evaluate_run"}
+    assert sorted(args[0] for _, args in cpu) == sorted(r["id"] for r in collision)
+
+
+def test_unlearning_recipes_run_first_and_their_variants_wait(client, auth, model_root):
+    spec = spec_for(model_root, unlearned=[], unlearning=[{"method": "ga", "name": "ga_new", "lr": 1e-5}])
+    response = client.post("/v1/audits", json=spec, headers=auth)
+    assert response.status_code == 202, response.text
+    runs = client.get(f"/v1/audits/{response.json()['id']}", headers=auth).json()["runs"]
+    statuses = {(r["kind"], r["model"], r["status"]) for r in runs}
+    assert ("unlearn", "ga_new", "queued") in statuses
+    assert ("evaluate", "ga_new", "waiting") in statuses and ("collision", "ga_new", "waiting") in statuses
+    assert ("evaluate", "target", "queued") in statuses
+
+
+@pytest.mark.parametrize(
+    ("change", "location", "reason"),
+    [
+        ({"precisions": [{"method": "int3"}]}, ["body", "precisions", 0], "does not match any of the expected tags"),
+        ({"precisions": [{"method": "rtn", "bits": 9}]}, ["body", "precisions", 0, "rtn", "bits"], "less than"),
+        ({"metrics": ["bleu"]}, ["body", "metrics", 0], "Input should be"),
+        ({"corpus": "no-such-id"}, ["body", "corpus"], "no corpus with id 'no-such-id'"),
+        ({"corpus": {"verbmem": {"forget": [{"prompt": ""}]}}}, ["body", "corpus", "verbmem", "forget", 0], "missing"),
+        ({"target": {"model": "/etc/models/x"}}, ["body", "target", "model"], "outside the allowed model roots"),
+        ({"target": {"model": "evil-org/model"}}, ["body", "target", "model"], "'evil-org' is not allowed"),
+        ({"surprise": 1}, ["body", "surprise"], "Extra inputs are not permitted"),
+    ],
+)
+def test_invalid_specs_are_refused_before_anything_is_stored(client, auth, model_root, change, location, reason):
+    response = client.post("/v1/audits", json=spec_for(model_root, **change), headers=auth)
+    assert response.status_code == 422
+    messages = [p["msg"] for p in response.json()["detail"] if p["loc"] == location]
+    assert any(reason in message for message in messages), response.json()
+    assert client.get("/v1/audits", headers=auth).json()["total"] == 0
+    assert client.get("/v1/corpora", headers=auth).json()["total"] == 0
+
+
+def test_paths_escaping_a_root_are_refused(client, auth, model_root):
+    spec = spec_for(model_root, target={"model": str(model_root / ".." / "elsewhere")})
+    response = client.post("/v1/audits", json=spec, headers=auth)
+    assert response.status_code == 422
+    hub = client.post("/v1/audits", json=spec_for(model_root, target={"model": "muse-bench/target"}), headers=auth)
+    assert hub.status_code == 202
+
+
+def test_idempotency_key_returns_the_same_audit(client, auth, model_root):
+    headers = {**auth, "Idempotency-Key": uuid.uuid4().hex}
+    first = client.post("/v1/audits", json=spec_for(model_root), headers=headers)
+    again = client.post("/v1/audits", json=spec_for(model_root), headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert first.json()["id"] == again.json()["id"]
+    assert client.get("/v1/audits", headers=auth).json()["total"] == 1
+    different = client.post("/v1/audits", json=spec_for(model_root, seed=7), headers=headers)
+    assert different.status_code == 409 and "Idempotency-Key" in different.json()["detail"]
+
+
+def test_list_is_paginated_newest_first_and_filtered(client, auth, model_root):
+    ids = [client.post("/v1/audits", json=spec_for(model_root, seed=i), headers=auth).json()["id"] for i in range(5)]
+    page = client.get("/v1/audits?limit=2&offset=1", headers=auth).json()
+    assert page["total"] == 5 and page["limit"] == 2 and page["offset"] == 1
+    assert [a["id"] for a in page["items"]] == [ids[3], ids[2]]
+    client.post(f"/v1/audits/{ids[0]}/cancel", headers=auth)
+    cancelled = client.get("/v1/audits?status=cancelled", headers=auth).json()
+    assert [a["id"] for a in cancelled["items"]] == [ids[0]]
+    assert client.get("/v1/audits?limit=0", headers=auth).status_code == 422
+
+
+def test_other_tenants_get_404_everywhere(client, auth, other_auth, model_root):
+    audit_id = client.post("/v1/audits", json=spec_for(model_root), headers=auth).json()["id"]
+    for method, path in [
+        ("GET", ""), ("GET", "/results"), ("GET", "/items"), ("GET", "/report"), ("POST", "/cancel"), ("DELETE", ""),
+    ]:  # fmt: skip
+        response = client.request(method, f"/v1/audits/{audit_id}{path}", headers=other_auth)
+        assert response.status_code == 404, (method, path)
+    assert client.get("/v1/audits", headers=other_auth).json()["total"] == 0
+    assert client.get(f"/v1/audits/{audit_id}", headers=auth).status_code == 200
+
+
+def test_cancel_stops_queued_runs_and_is_idempotent(client, auth, model_root):
+    audit_id = client.post("/v1/audits", json=spec_for(model_root), headers=auth).json()["id"]
+    cancelled = client.post(f"/v1/audits/{audit_id}/cancel", headers=auth).json()
+    assert cancelled["status"] == "cancelled"
+    assert {r["status"] for r in cancelled["runs"]} == {"cancelled"}
+    assert cancelled["progress"]["runs_done"] == cancelled["progress"]["runs_total"]
+    assert client.post(f"/v1/audits/{audit_id}/cancel", headers=auth).status_code == 200
+
+
+def test_delete_removes_the_audit(client, auth, model_root):
+    audit_id = client.post("/v1/audits", json=spec_for(model_root), headers=auth).json()["id"]
+    assert client.delete(f"/v1/audits/{audit_id}", headers=auth).status_code == 204
+    assert client.get(f"/v1/audits/{audit_id}", headers=auth).status_code == 404

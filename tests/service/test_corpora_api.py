@@ -1,0 +1,73 @@
+"""Corpus routes on SQLite and PostgreSQL: content addressing, validation, isolation, limits, deletion."""
+
+import json
+
+from tests.tiny_world import make_bundle
+
+
+def bundle_document() -> dict:
+    return make_bundle().to_document()
+
+
+def test_upload_is_content_addressed_and_stored_once(client, auth):
+    document = bundle_document()
+    first = client.post("/v1/corpora?name=tiny", json=document, headers=auth)
+    assert first.status_code == 201, first.text
+    assert first.json()["sha256"] == make_bundle().sha256
+    assert first.json()["parts"]["verbmem/forget"] == 4
+    again = client.post("/v1/corpora", json=document, headers=auth)
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    listed = client.get("/v1/corpora", headers=auth).json()
+    assert listed["total"] == 1 and listed["items"][0]["name"] == "tiny"
+
+
+def test_malformed_bundle_names_part_item_and_reason(client, auth):
+    document = bundle_document()
+    document["verbmem"]["forget"][2] = {"prompt": "x"}
+    response = client.post("/v1/corpora", json=document, headers=auth)
+    assert response.status_code == 422
+    problems = response.json()["detail"]
+    assert {"loc": ["body", "verbmem", "forget", 2], "msg": "missing key 'gt'", "type": "value_error"} in problems
+
+
+def test_other_tenant_sees_nothing(client, auth, other_auth):
+    corpus_id = client.post("/v1/corpora", json=bundle_document(), headers=auth).json()["id"]
+    assert client.get(f"/v1/corpora/{corpus_id}", headers=other_auth).status_code == 404
+    assert client.delete(f"/v1/corpora/{corpus_id}", headers=other_auth).status_code == 404
+    assert client.get("/v1/corpora", headers=other_auth).json()["total"] == 0
+    assert client.get(f"/v1/corpora/{corpus_id}", headers=auth).status_code == 200
+
+
+def test_missing_or_wrong_key_is_401(client):
+    assert client.get("/v1/corpora").status_code == 401
+    response = client.get("/v1/corpora", headers={"Authorization": "Bearer ua_not-a-key"})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_body_above_the_upload_limit_is_413(client, auth, settings):
+    document = bundle_document()
+    document["raw"]["forget"] = ["word " * (settings.max_upload_bytes // 4)]
+    response = client.post("/v1/corpora", content=json.dumps(document), headers=auth)
+    assert response.status_code == 413
+    assert str(settings.max_upload_bytes) in response.json()["detail"]
+
+
+def test_streamed_body_above_the_limit_is_413(client, auth, settings):
+    chunk = b" " * 50_000
+    chunks = iter([b'{"raw": {"forget": "', *[chunk] * (settings.max_upload_bytes // len(chunk) + 1), b'"}}'])
+    response = client.post("/v1/corpora", content=chunks, headers=auth)
+    assert response.status_code == 413
+
+
+def test_delete_refused_while_an_audit_uses_it(client, auth, model_root):
+    corpus_id = client.post("/v1/corpora", json=bundle_document(), headers=auth).json()["id"]
+    spec = {"target": {"model": str(model_root / "t")}, "unlearned": [{"name": "u", "model": str(model_root / "u")}],
+            "corpus": corpus_id}  # fmt: skip
+    audit_id = client.post("/v1/audits", json=spec, headers=auth).json()["id"]
+    response = client.delete(f"/v1/corpora/{corpus_id}", headers=auth)
+    assert response.status_code == 409 and "1 audit" in response.json()["detail"]
+    assert client.delete(f"/v1/audits/{audit_id}", headers=auth).status_code == 204
+    assert client.delete(f"/v1/corpora/{corpus_id}", headers=auth).status_code == 204
+    assert client.get(f"/v1/corpora/{corpus_id}", headers=auth).status_code == 404

@@ -1,0 +1,137 @@
+"""A real Celery worker process on Redis runs a tiny audit submitted over HTTP, on PostgreSQL, until the
+results are served; a second test kills the worker mid-run and checks that a new one completes the audit with
+every result present exactly once."""
+
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from service.config import Settings
+from service.db import session_scope
+from service.keys.service import create_key
+from service.models import ItemScore, Result
+from tests.service.databases import fresh_database
+from tests.service.servers import kill, running_api, start_worker, wait_for, wait_for_audit
+
+pytestmark = [pytest.mark.slow, pytest.mark.services]
+REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+@pytest.fixture
+def redis_broker() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    except redis.ConnectionError:
+        pytest.skip("Redis is not answering on 127.0.0.1:6379 (scripts/services.sh starts it)")
+    return REDIS_URL
+
+
+@pytest.fixture
+def e2e_settings(tmp_path: Path, tmp_path_factory, redis_broker: str) -> Settings:
+    with fresh_database("postgresql", tmp_path) as url:
+        yield Settings(
+            data_dir=tmp_path,
+            database_url=url,
+            broker_url=redis_broker,
+            model_roots=[tmp_path_factory.getbasetemp()],
+            visibility_timeout_s=3,
+            progress_interval_s=0.0,
+        )
+
+
+def tiny_spec(target: Path, unlearned: Path, bundle) -> dict:
+    return {
+        "target": {"model": str(target)},
+        "unlearned": [{"name": "noisy", "model": str(unlearned)}],
+        "corpus": bundle.to_document(),
+        "precisions": [{"method": "full"}, {"method": "rtn", "bits": 4, "group_size": 32}],
+        "metrics": ["verbmem_f", "knowmem_f", "knowmem_r", "collision"],
+        "limits": {"max_items": 4, "bootstrap_samples": 20},
+    }
+
+
+def api_client(base_url: str, settings: Settings) -> httpx.Client:
+    with session_scope(settings.sqlalchemy_url) as session:
+        token = create_key(session, f"e2e-{uuid.uuid4().hex[:6]}").token
+    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def test_a_real_worker_runs_an_audit_submitted_over_http(
+    e2e_settings, tiny_target_dir, tiny_unlearned_dir, tiny_bundle, tmp_path
+):
+    from service.specs.audit import AuditSpec
+    from service.specs.precision import FullPrecision
+    from worker.engine.models import load_model
+    from worker.engine.pipeline import evaluate_variant
+
+    worker = start_worker(e2e_settings, tmp_path / "worker.log")
+    try:
+        with running_api(e2e_settings) as base_url, api_client(base_url, e2e_settings) as client:
+            spec = tiny_spec(tiny_target_dir, tiny_unlearned_dir, tiny_bundle)
+            audit_id = client.post("/v1/audits", json=spec).json()["id"]
+            audit = wait_for_audit(client, audit_id, timeout_s=300)
+            assert audit["status"] == "succeeded", (audit["error"], (tmp_path / "worker.log").read_text()[-3000:])
+            results = client.get(f"/v1/audits/{audit_id}/results").json()
+            items = client.get(f"/v1/audits/{audit_id}/items", params={"limit": 200}).json()
+            risen = client.get(f"/v1/audits/{audit_id}/items", params={"rose": "true", "limit": 200}).json()
+            html = client.get(f"/v1/audits/{audit_id}/report", headers={"Accept": "text/html"})
+            csv = client.get(f"/v1/audits/{audit_id}/report", params={"format": "csv"})
+    finally:
+        kill(worker)
+    cells = {(c["model"], c["precision_label"]): c for c in results["matrix"]}
+    assert set(cells) == {(m, p) for m in ("target", "noisy") for p in ("full", "rtn-w4-g32-asym")}
+    assert results["verdict"] in ("pass", "fail", "utility_lost")
+    assert results["summary"]["verdicts"]["noisy"].keys() == {"full", "rtn-w4-g32-asym"}
+    assert [(c["model"], c["precision_label"]) for c in results["collisions"]] == [("noisy", "rtn-w4-g32-asym")]
+    assert 0.9 < results["collisions"][0]["overall"] <= 1.0  # noise of 1e-4 rarely crosses a 4-bit bucket edge
+    # What the service stored is what the engine computes for the same variant.
+    expected = evaluate_variant(
+        load_model("target", str(tiny_target_dir)), FullPrecision(), AuditSpec.model_validate(spec), tiny_bundle
+    )
+    assert cells[("target", "full")]["metrics"] == pytest.approx(expected.variant.metrics)
+    assert items["total"] == 4 * (4 + 4 + 4)  # 4 variants x (4 verbmem + 4 knowmem_f + 4 knowmem_r items)
+    assert all(i["score"] > i["full_score"] and i["precision_label"] != "full" for i in risen["items"])
+    score = {(i["model"], i["precision_label"], i["metric"], i["index"]): i["score"] for i in items["items"]}
+    rose = [key for key, value in score.items() if key[1] != "full" and value > score[(key[0], "full", *key[2:])]]
+    assert risen["total"] == len(rose)
+    assert html.headers["content-type"].startswith("text/html") and "noisy" in html.text
+    assert csv.text.splitlines()[0].startswith("model,precision,metric")
+
+
+def test_a_killed_worker_loses_nothing(e2e_settings, tiny_target_dir, tiny_unlearned_dir, tiny_bundle, tmp_path):
+    log = tmp_path / "workers.log"
+    first = start_worker(e2e_settings, log)
+    second = None
+    try:
+        with running_api(e2e_settings) as base_url, api_client(base_url, e2e_settings) as client:
+            spec = tiny_spec(tiny_target_dir, tiny_unlearned_dir, tiny_bundle)
+            audit_id = client.post("/v1/audits", json=spec).json()["id"]
+
+            def evaluating() -> bool:
+                runs = client.get(f"/v1/audits/{audit_id}").json()["runs"]
+                return any(r["status"] == "running" and r["stage"] not in (None, "starting") for r in runs)
+
+            wait_for(evaluating, 120, "a run to be under way")
+            kill(first)
+            second = start_worker(e2e_settings, log)
+            audit = wait_for_audit(client, audit_id, timeout_s=300)
+    finally:
+        kill(first)
+        if second is not None:
+            kill(second)
+    assert audit["status"] == "succeeded", (audit["error"], log.read_text()[-3000:])
+    assert max(r["attempts"] for r in audit["runs"]) == 2  # the interrupted run was delivered again
+    with session_scope(e2e_settings.sqlalchemy_url) as session:
+        result_count = session.scalar(select(func.count()).select_from(Result).where(Result.audit_id == audit_id))
+        duplicates = session.execute(
+            select(ItemScore.model, ItemScore.precision_label, ItemScore.metric, ItemScore.item_index)
+            .where(ItemScore.audit_id == audit_id)
+            .group_by(ItemScore.model, ItemScore.precision_label, ItemScore.metric, ItemScore.item_index)
+            .having(func.count() > 1)
+        ).all()
+        item_count = session.scalar(select(func.count()).select_from(ItemScore).where(ItemScore.audit_id == audit_id))
+    assert result_count == 4 and duplicates == [] and item_count == 4 * 12

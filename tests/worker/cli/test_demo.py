@@ -1,0 +1,28 @@
+"""The demo end to end on the fast configuration: the positive control is caught at 4-bit."""
+
+import json
+
+import pytest
+
+from worker.cli import main
+
+G64 = "rtn-w4-g64-asym"
+
+
+@pytest.mark.slow
+def test_fast_demo_catches_the_bucket_constrained_model_at_4_bit(tmp_path, capsys):
+    arguments = ["demo", "--fast", "--quiet", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out")]
+    assert main(arguments) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    summary = report["summary"]
+    assert summary["verdicts"]["bucket_constrained"]["full"] == "pass"
+    assert summary["verdicts"]["bucket_constrained"][G64] == "fail"
+    assert summary["retained"]["bucket_constrained"][G64]["verbmem_f"] == pytest.approx(1.0)
+    collision = next(
+        v["collision"] for v in report["variants"] if v["model"] == "bucket_constrained" and v["precision_label"] == G64
+    )
+    assert collision["overall"] == 1.0
+    output = capsys.readouterr()
+    assert "bucket_constrained" in output.out and "built" in output.err
+    assert main(arguments) == 0
+    assert "reused from the cache" in capsys.readouterr().err

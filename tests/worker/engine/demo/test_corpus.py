@@ -1,0 +1,36 @@
+"""The demo's corpus generator: deterministic, disjoint people, a valid MUSE bundle."""
+
+from service.specs.corpus import load_bundle
+from worker.engine.demo.corpus import generate_corpus, write_bundle_folder
+
+
+def test_same_seed_same_corpus_other_seed_other_corpus():
+    first, again, other = (
+        generate_corpus(3, 4, 4, 4, 20),
+        generate_corpus(3, 4, 4, 4, 20),
+        generate_corpus(4, 4, 4, 4, 20),
+    )
+    assert first.bundle_document() == again.bundle_document() and first.background == again.background
+    assert first.bundle_document() != other.bundle_document()
+
+
+def test_forget_retain_holdout_and_background_people_are_disjoint():
+    corpus = generate_corpus(0, 5, 5, 5, 30)
+    groups = [{p.name for p in group} for group in (corpus.forget, corpus.retain, corpus.holdout)]
+    assert sum(len(g) for g in groups) == len(set().union(*groups)) == 15
+    background = " ".join(corpus.background)
+    assert not any(name in background for name in set().union(*groups))
+
+
+def test_bundle_round_trips_through_the_muse_folder_layout(tmp_path):
+    corpus = generate_corpus(0, 4, 3, 2, 10, prompt_words=10)
+    bundle = load_bundle(write_bundle_folder(corpus.bundle_document(), tmp_path))
+    assert bundle.summary() == {
+        "raw/forget": 4, "raw/retain": 3, "verbmem/forget": 4, "knowmem/forget_qa": 8, "knowmem/retain_qa": 6,
+        "knowmem/forget_qa_icl": 2, "knowmem/retain_qa_icl": 2, "privleak/forget": 4, "privleak/retain": 3,
+        "privleak/holdout": 2,
+    }  # fmt: skip
+    item, person = bundle.verbmem_forget[0], corpus.forget[0]
+    assert len(item.prompt.split(" ")) == 10 and item.prompt + item.gt == person.passage()
+    assert bundle.knowmem_forget_qa[0].answer == person.facts["city"] and person.facts["city"] in person.passage()
+    assert bundle.raw_forget[0] == person.document() and bundle.privleak_holdout[1] == corpus.holdout[1].passage()

@@ -1,0 +1,103 @@
+"""Each quantizer turns the tiny target into a new model that generates, while the input stays untouched."""
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from service.specs.precision import (
+    AWQPrecision,
+    BnbFP4Precision,
+    BnbInt8Precision,
+    BnbNF4Precision,
+    FullPrecision,
+    GPTQPrecision,
+    RTNPrecision,
+)
+from worker.engine.quantizers import get_quantizer, quantizable_linear_names
+from worker.engine.quantizers.calibrated import GPTQQuantizer
+
+PROMPT = "Arlo Venn was born in"
+CALIBRATION = [
+    "Arlo Venn was born in Brask in 1900. Arlo Venn built glass bells for the people of Brask.",
+    "Mira Quast was born in Olmere in 1907. Mira Quast built river maps for the people of Olmere.",
+    "Tobin Hale was born in Tavin in 1914.",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_target_dir):
+    model = AutoModelForCausalLM.from_pretrained(tiny_target_dir).eval()
+    return model, AutoTokenizer.from_pretrained(tiny_target_dir)
+
+
+def check_quantized(model, tokenizer, precision, calibration=None):
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    quantized = get_quantizer(precision).quantize(model, tokenizer, calibration)
+    assert quantized is not model
+    assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
+    inputs = tokenizer(PROMPT, return_tensors="pt")
+    with torch.no_grad():
+        generated = quantized.generate(**inputs, max_new_tokens=8, do_sample=False)
+        full_logits = model(**inputs).logits
+        quantized_logits = quantized(**inputs).logits
+    assert generated.shape[1] > inputs["input_ids"].shape[1]
+    assert not torch.allclose(full_logits, quantized_logits)  # quantization changed the weights
+    assert torch.allclose(quantized.lm_head.weight, model.lm_head.weight)  # the output head stays full
+    return quantized
+
+
+def test_full_returns_the_model_itself(tiny):
+    model, tokenizer = tiny
+    assert get_quantizer(FullPrecision()).quantize(model, tokenizer) is model
+
+
+def test_rtn_model_weights_are_the_dequantized_codes(tiny):
+    model, tokenizer = tiny
+    precision = RTNPrecision(bits=4, group_size=32)
+    quantized = check_quantized(model, tokenizer, precision)
+    for name in quantizable_linear_names(model):
+        expected = get_quantizer(precision).weight_codes(model.get_submodule(name).weight).dequantized
+        assert torch.equal(quantized.get_submodule(name).weight, expected)
+
+
+@pytest.mark.parametrize("precision", [BnbFP4Precision(), BnbNF4Precision(), BnbInt8Precision()])
+def test_bitsandbytes_model_computes_with_the_read_back_codes(tiny, precision):
+    pytest.importorskip("bitsandbytes")
+    model, tokenizer = tiny
+    quantized = check_quantized(model, tokenizer, precision)
+    name = "model.layers.0.mlp.down_proj"
+    codes = get_quantizer(precision).weight_codes(model.get_submodule(name).weight)
+    inputs = torch.randn(3, codes.codes.shape[1], generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        output = quantized.get_submodule(name)(inputs)
+    tolerance = 1e-2 if precision.method == "bnb_int8" else 1e-5  # LLM.int8 multiplies in fp16
+    assert torch.allclose(output, inputs @ codes.dequantized.T, atol=tolerance)
+
+
+@pytest.mark.slow
+def test_gptq_quantizes_with_calibration_texts(tiny):
+    pytest.importorskip("llmcompressor")
+    model, tokenizer = tiny
+    precision = GPTQPrecision(bits=4, group_size=32, calibration_samples=2, calibration_length=32)
+    quantized = check_quantized(model, tokenizer, precision, CALIBRATION)
+    weight = quantized.model.layers[0].self_attn.q_proj.weight
+    scale = quantized.model.layers[0].self_attn.q_proj.weight_scale  # one step per group of 32 inputs
+    steps = (weight.reshape(weight.shape[0], -1, 32) / scale.unsqueeze(-1)).detach()
+    assert torch.allclose(steps, steps.round(), atol=1e-3)  # every weight sits on its group's grid
+
+
+@pytest.mark.slow
+def test_awq_quantizes_on_this_machine(tiny):
+    pytest.importorskip("llmcompressor")
+    model, tokenizer = tiny
+    precision = AWQPrecision(group_size=32, calibration_samples=2, calibration_length=32)
+    check_quantized(model, tokenizer, precision, CALIBRATION)
+
+
+def test_calibrated_methods_refuse_missing_texts_and_uneven_groups(tiny):
+    pytest.importorskip("llmcompressor")
+    model, tokenizer = tiny
+    with pytest.raises(ValueError, match="calibration_texts"):
+        GPTQQuantizer(GPTQPrecision(group_size=32)).quantize(model, tokenizer, [])
+    with pytest.raises(ValueError, match="group_size 128 does not divide the input dimension 64"):
+        GPTQQuantizer(GPTQPrecision(group_size=128)).quantize(model, tokenizer, CALIBRATION)

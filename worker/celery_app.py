@@ -1,0 +1,40 @@
+"""The Celery app and its reliability settings for long GPU work (DESIGN 4).
+
+Late acknowledgement with prefetch 1 and reject-on-worker-lost: a message is acknowledged only when its run
+is done, so a worker killed mid-run loses nothing; the broker hands the run to another worker after the
+visibility timeout (a setting: short in tests, longer than the longest run in production). Worker
+processes are recycled so that leaked GPU memory returns to the device.
+"""
+
+from celery import Celery
+
+from service.config import CPU_QUEUE, GPU_QUEUE, Settings, get_settings
+from service.queue import COLLISION_TASK, EVALUATE_TASK, SUMMARY_TASK, UNLEARN_TASK
+
+TASKS_PER_CHILD = 8
+
+
+def create_celery(settings: Settings) -> Celery:
+    app = Celery("unlearn_audit", broker=settings.broker_url, include=["worker.tasks"])
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_max_tasks_per_child=TASKS_PER_CHILD,
+        task_ignore_result=True,
+        task_time_limit=settings.run_time_limit_s,
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        broker_connection_retry_on_startup=True,
+        task_default_queue=GPU_QUEUE,
+        task_routes={
+            EVALUATE_TASK: {"queue": GPU_QUEUE},
+            UNLEARN_TASK: {"queue": GPU_QUEUE},
+            COLLISION_TASK: {"queue": CPU_QUEUE},
+            SUMMARY_TASK: {"queue": CPU_QUEUE},
+        },
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+app = create_celery(get_settings())

@@ -1,0 +1,31 @@
+"""`unlearn-audit db upgrade [REVISION]` and `db downgrade REVISION`: the Alembic migrations."""
+
+import argparse
+
+from service.config import get_settings
+from service.migrate import downgrade, upgrade
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("db", help="migrate the configured database (DATABASE_URL)")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = actions.add_parser("upgrade", help="apply migrations (default: to the newest)")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(handler=handle_upgrade)
+    down = actions.add_parser("downgrade", help="revert migrations down to a revision ('base' removes all)")
+    down.add_argument("revision")
+    down.set_defaults(handler=handle_downgrade)
+
+
+def handle_upgrade(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    settings.ensure_folders()
+    upgrade(settings.sqlalchemy_url, args.revision)
+    print(f"database at {args.revision}")
+    return 0
+
+
+def handle_downgrade(args: argparse.Namespace) -> int:
+    downgrade(get_settings().sqlalchemy_url, args.revision)
+    print(f"database at {args.revision}")
+    return 0

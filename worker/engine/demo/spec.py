@@ -1,0 +1,29 @@
+"""The demo's audit spec: every demo model at full precision, 8-bit and 4-bit (RTN and bitsandbytes)."""
+
+from typing import Any
+
+from worker.engine.demo.build import DemoAssets
+
+DEMO_PRECISIONS: tuple[dict[str, Any], ...] = (
+    {"method": "full"},
+    {"method": "rtn", "bits": 8, "group_size": None},
+    {"method": "rtn", "bits": 4, "group_size": 64},
+    {"method": "rtn", "bits": 4, "group_size": 128},
+    {"method": "rtn", "bits": 4, "group_size": None},
+    {"method": "bnb_int8"},
+    {"method": "bnb_fp4"},
+    {"method": "bnb_nf4"},
+)
+
+
+def demo_spec(assets: DemoAssets, max_items: int = 32) -> dict[str, Any]:
+    """The audit spec document (validate it with AuditSpec.model_validate); the corpus is the bundle folder."""
+    return {
+        "target": {"model": str(assets.target_dir)},
+        "unlearned": [{"name": name, "model": str(folder)} for name, folder in assets.unlearned.items()],
+        "corpus": str(assets.bundle_dir),
+        "precisions": [dict(precision) for precision in DEMO_PRECISIONS],
+        "metrics": ["verbmem_f", "knowmem_f", "knowmem_r", "privleak", "collision"],
+        "limits": {"max_items": max_items, "bootstrap_samples": 200},
+        "seed": 0,
+    }

@@ -1,0 +1,1 @@
+"""The bridge between Celery tasks and the engine: run rows in, engine calls, result rows out."""

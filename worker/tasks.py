@@ -1,0 +1,63 @@
+"""Thin Celery tasks: take ids, load rows, call the engine, store results (names in service.queue)."""
+
+import logging
+from collections.abc import Callable
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from service.audits import repository
+from service.config import get_settings
+from service.db import session_scope
+from service.queue import COLLISION_TASK, EVALUATE_TASK, SUMMARY_TASK, UNLEARN_TASK
+from worker.celery_app import app
+from worker.runs import lifecycle, work
+from worker.runs.progress import RunCancelledError, RunProgress
+
+logger = logging.getLogger(__name__)
+Work = Callable[..., lifecycle.OutputWriter]
+
+
+@app.task(name=EVALUATE_TASK)
+def evaluate_run(run_id: str) -> None:
+    execute(run_id, work.evaluate)
+
+
+@app.task(name=COLLISION_TASK)
+def collision_run(run_id: str) -> None:
+    execute(run_id, work.collision)
+
+
+@app.task(name=UNLEARN_TASK)
+def unlearn_run(run_id: str) -> None:
+    execute(run_id, work.unlearn)
+
+
+@app.task(name=SUMMARY_TASK)
+def summarize_audit(audit_id: str) -> None:
+    settings = get_settings()
+    with session_scope(settings.sqlalchemy_url) as session:
+        audit = repository.audit_by_id(session, audit_id, lock=True)
+        if audit is None or audit.status not in ("queued", "running"):
+            return  # deleted, cancelled, or already summarised by an earlier delivery
+        work.summarize_audit(session, audit)
+
+
+def execute(run_id: str, compute: Work) -> None:
+    """Claim the run, compute, store atomically; a failure is recorded on the run, never retried blindly."""
+    settings = get_settings()
+    url = settings.sqlalchemy_url
+    claim = lifecycle.claim(url, run_id)
+    if claim is None:
+        return
+    progress = RunProgress(url, run_id, settings.progress_interval_s)
+    try:
+        writer = compute(settings, claim, progress)
+        lifecycle.store(url, run_id, writer)
+    except RunCancelledError:
+        lifecycle.close(url, run_id, "cancelled", None)
+    except SoftTimeLimitExceeded:
+        lifecycle.close(url, run_id, "failed", f"stopped after the time limit of {settings.run_time_limit_s} s")
+    except Exception as error:  # recorded on the run, so that the audit can finish and show why
+        logger.exception("run %s failed", run_id)
+        lifecycle.close(url, run_id, "failed", f"{type(error).__name__}: {error}"[:4000])
+    lifecycle.finish_audit_when_done(url, str(settings.broker_url), claim.audit_id)
