@@ -52,11 +52,17 @@ def make_bundle() -> CorpusBundle:
     return parse_bundle(document)
 
 
-def training_texts(bundle: CorpusBundle) -> list[str]:
-    """What the target saw: forget and retain passages and their QA in the KnowMem prompt format."""
-    texts = list(bundle.raw_forget or []) + list(bundle.raw_retain or [])
-    for qa in (bundle.knowmem_forget_qa or []) + (bundle.knowmem_retain_qa or []):
-        texts.append(f"Question: {qa.question}\nAnswer: {qa.answer}\n\n")
+def training_texts(bundle: CorpusBundle, end_of_text: str = "</s>") -> list[str]:
+    """What the target saw: forget and retain passages (ending with EOS, so greedy decoding stops) and
+    their QA in the KnowMem prompt format, after the same in-context example the evaluation uses."""
+    texts = [text + end_of_text for text in (bundle.raw_forget or []) + (bundle.raw_retain or [])]
+    sets = [
+        (bundle.knowmem_forget_qa or [], bundle.knowmem_forget_qa_icl or []),
+        (bundle.knowmem_retain_qa or [], bundle.knowmem_retain_qa_icl or []),
+    ]
+    for questions, examples in sets:
+        prefix = "".join(f"Question: {qa.question}\nAnswer: {qa.answer}\n\n" for qa in examples)
+        texts.extend(f"{prefix}Question: {qa.question}\nAnswer: {qa.answer}\n\n" for qa in questions)
     return texts
 
 

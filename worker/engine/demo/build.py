@@ -11,6 +11,7 @@ import json
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from worker.engine.unlearning import run_unlearning, save_unlearned
 
 BUILD_VERSION = "1"  # bump when the build code changes what a cached stage contains
 COMPLETE_MARKER = ".complete"
+CORPUS_FIELDS = ("seed", "n_forget", "n_retain", "n_holdout", "n_background")
 UNLEARNING_ADAPTER: TypeAdapter[Any] = TypeAdapter(UnlearningConfig)
 
 
@@ -114,12 +116,14 @@ def prepare_demo(cache_dir: Path, config: DemoConfig | None = None, progress: Pr
     """Build (or reuse) the bundle, target and unlearned models of the demo under `cache_dir`."""
     config = config or DemoConfig()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    builder = _Builder(cache_dir, config, progress)
+    builder = _Builder(cache_dir)
     corpus = config.corpus()
-    bundle_dir = builder.stage("bundle", _key(asdict(config) | {"stage": "bundle"}), _write_bundle(corpus))
-    base_key = _key({k: v for k, v in asdict(config).items() if not k.startswith(("finetune", "unlearning"))})
+    fields = asdict(config)
+    corpus_key = _key({name: fields[name] for name in CORPUS_FIELDS})
+    bundle_dir = builder.stage("bundle", corpus_key, _write_bundle(corpus))
+    base_key = _key({k: v for k, v in fields.items() if not k.startswith(("finetune", "unlearning"))})
     base_dir = builder.stage("base", base_key, lambda folder: _pretrain(folder, config, corpus, progress))
-    target_key = _key({"base": base_key, **{k: v for k, v in asdict(config).items() if k.startswith("finetune")}})
+    target_key = _key({"base": base_key, **{k: v for k, v in fields.items() if k.startswith("finetune")}})
     target_dir = builder.stage(
         "target", target_key, lambda folder: _finetune(folder, base_dir, config, corpus, progress)
     )
@@ -135,11 +139,11 @@ def prepare_demo(cache_dir: Path, config: DemoConfig | None = None, progress: Pr
 
 
 class _Builder:
-    def __init__(self, cache_dir: Path, config: DemoConfig, progress: Progress):
+    def __init__(self, cache_dir: Path):
         self.cache_dir = cache_dir
         self.timings: dict[str, float] = {}
 
-    def stage(self, name: str, key: str, build) -> Path:
+    def stage(self, name: str, key: str, build: Callable[[Path], object]) -> Path:
         """The stage's folder: reused when complete, else built in a scratch folder and moved in place."""
         folder = self.cache_dir / f"{name}-{key}"
         if (folder / COMPLETE_MARKER).is_file():
@@ -161,7 +165,7 @@ def _key(parts: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _write_bundle(corpus: DemoCorpus):
+def _write_bundle(corpus: DemoCorpus) -> Callable[[Path], Path]:
     return lambda folder: write_bundle_folder(corpus.bundle_document(), folder)
 
 

@@ -15,20 +15,27 @@ def quick_config() -> DemoConfig:
     return replace(fast, pretrain_steps=2, finetune_steps=2, unlearning=(fast.unlearning[1] | {"max_steps": 1},))
 
 
-def test_second_run_is_cached_and_a_finetune_change_reuses_the_base(tmp_path, quick_config):
-    first = prepare_demo(tmp_path, quick_config)
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("demo-cache")
+
+
+@pytest.mark.slow
+def test_second_run_is_cached_and_a_finetune_change_reuses_the_base(cache, quick_config):
+    first = prepare_demo(cache, quick_config)
     assert not first.cached and set(first.timings) == {"bundle", "base", "target", "unlearned-npo_klr"}
-    second = prepare_demo(tmp_path, quick_config)
+    second = prepare_demo(cache, quick_config)
     assert second.cached and second.timings == {}
     assert (second.target_dir, second.unlearned) == (first.target_dir, first.unlearned)
-    changed = prepare_demo(tmp_path, replace(quick_config, finetune_steps=3))
+    changed = prepare_demo(cache, replace(quick_config, finetune_steps=3))
     assert set(changed.timings) == {"target", "unlearned-npo_klr"} and changed.target_dir != first.target_dir
     record = read_record(first.unlearned["npo_klr"])
     assert record.method == "npo_klr" and record.steps == 1
 
 
-def test_demo_spec_is_a_valid_audit_spec(tmp_path, quick_config):
-    assets = prepare_demo(tmp_path, quick_config)
+@pytest.mark.slow
+def test_demo_spec_is_a_valid_audit_spec(cache, quick_config):
+    assets = prepare_demo(cache, quick_config)  # reused from the test above when it ran first
     spec = AuditSpec.model_validate(demo_spec(assets))
     assert spec.model_names == ["target", "npo_klr"]
     assert spec.precision_labels == [

@@ -26,11 +26,15 @@ def test_bundle_round_trips_through_the_muse_folder_layout(tmp_path):
     corpus = generate_corpus(0, 4, 3, 2, 10, prompt_words=10)
     bundle = load_bundle(write_bundle_folder(corpus.bundle_document(), tmp_path))
     assert bundle.summary() == {
-        "raw/forget": 4, "raw/retain": 3, "verbmem/forget": 4, "knowmem/forget_qa": 8, "knowmem/retain_qa": 6,
+        "raw/forget": 1, "raw/retain": 1, "verbmem/forget": 4, "knowmem/forget_qa": 8, "knowmem/retain_qa": 6,
         "knowmem/forget_qa_icl": 2, "knowmem/retain_qa_icl": 2, "privleak/forget": 4, "privleak/retain": 3,
         "privleak/holdout": 2,
     }  # fmt: skip
     item, person = bundle.verbmem_forget[0], corpus.forget[0]
     assert len(item.prompt.split(" ")) == 10 and item.prompt + item.gt == person.passage()
     assert bundle.knowmem_forget_qa[0].answer == person.facts["city"] and person.facts["city"] in person.passage()
-    assert bundle.raw_forget[0] == person.document() and bundle.privleak_holdout[1] == corpus.holdout[1].passage()
+    # raw/*.txt is one text in the MUSE layout: the documents, separated by blank lines
+    assert (
+        bundle.raw_forget[0] == "\n\n".join(p.document() for p in corpus.forget)
+        and bundle.privleak_holdout[1] == corpus.holdout[1].passage()
+    )

@@ -70,7 +70,7 @@ def test_bitsandbytes_model_computes_with_the_read_back_codes(tiny, precision):
     inputs = torch.randn(3, codes.codes.shape[1], generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         output = quantized.get_submodule(name)(inputs)
-    tolerance = 1e-2 if precision.method == "bnb_int8" else 1e-5  # LLM.int8 multiplies in fp16
+    tolerance = 5e-2 if precision.method == "bnb_int8" else 1e-5  # LLM.int8 also rounds the inputs to int8
     assert torch.allclose(output, inputs @ codes.dequantized.T, atol=tolerance)
 
 

@@ -34,7 +34,7 @@ def test_bucket_bounds_are_half_a_step_around_each_value():
     lower, upper = grid.bucket_bounds()
     step = grid.per_weight(grid.scales)
     assert torch.allclose(upper - lower, step)
-    assert ((WEIGHT >= lower - 1e-6) & (WEIGHT <= upper + 1e-6)).all()  # each weight lies in its own bucket
+    assert ((lower - 1e-6 <= WEIGHT) & (upper + 1e-6 >= WEIGHT)).all()  # each weight lies in its own bucket
     moved = upper + step / 4  # a quarter step past the upper edge: the next code, same scales
     moved_codes = torch.round(moved / torch.where(step > 0, step, 1)) + grid.per_weight(grid.zero_points)
     interior = (grid.codes < 7) & (step > 0)

@@ -1,0 +1,121 @@
+"""Bucket collision read from safetensors checkpoints: identical models collide fully, moved weights do not."""
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from service.specs.precision import BnbFP4Precision, FullPrecision, GPTQPrecision, RTNPrecision
+from worker.engine.collision import CheckpointError, bucket_collision
+
+RTN8 = RTNPrecision(bits=8, group_size=None, symmetric=True)
+
+
+def synthetic_checkpoint(seed: int = 0) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return {
+        "model.embed_tokens.weight": torch.randn(50, 16, generator=generator),
+        "model.layers.0.self_attn.q_proj.weight": torch.randn(16, 16, generator=generator),
+        "model.layers.0.mlp.up_proj.weight": torch.randn(32, 16, generator=generator),
+        "model.layers.0.input_layernorm.weight": torch.ones(16),
+        "lm_head.weight": torch.randn(50, 16, generator=generator),
+    }
+
+
+def save(folder, tensors):
+    folder.mkdir()
+    save_file(tensors, folder / "model.safetensors")
+    return folder
+
+
+def test_a_model_against_itself_collides_fully(tmp_path):
+    target = save(tmp_path / "target", synthetic_checkpoint())
+    result = bucket_collision(target, target, RTNPrecision(bits=4, group_size=8, symmetric=True))
+    assert result.overall == 1.0 and result.scales_equal == 1.0
+    assert result.n_weights == 16 * 16 + 32 * 16  # embeddings, norms and the head are not quantized
+    assert set(result.per_layer) == {"model.layers.0.self_attn.q_proj.weight", "model.layers.0.mlp.up_proj.weight"}
+    counts = result.distance_histogram["counts"]
+    assert counts[0] == result.n_weights and sum(counts) == result.n_weights
+    assert len(result.distance_histogram["edges"]) == 21 and result.quantizer == "rtn-w4-g8-sym"
+
+
+def test_moved_weights_are_counted_by_hand(tmp_path):
+    tensors = synthetic_checkpoint()
+    target = save(tmp_path / "target", tensors)
+    weight = tensors["model.layers.0.mlp.up_proj.weight"]
+    step = weight.abs().amax(dim=1, keepdim=True) / 127  # per-channel symmetric 8-bit step
+    moved = weight.clone()
+    # Row 0: the 4 smallest weights move by 3 steps (codes change, the row absmax and its step do not);
+    # row 1: every weight moves by 0.25 step (0.25 of a bucket), which also changes that row's absmax and step.
+    smallest = weight[0].abs().argsort()[:4]
+    moved[0, smallest] += 3 * step[0]
+    moved[1] += 0.25 * step[1]
+    unlearned = save(tmp_path / "unlearned", {**tensors, "model.layers.0.mlp.up_proj.weight": moved})
+    result = bucket_collision(target, unlearned, RTN8, bins=4)
+    old_codes = torch.round(weight / step)
+    new_step = moved.abs().amax(dim=1, keepdim=True) / 127
+    expected_equal = int((torch.round(moved / new_step) == old_codes).sum())
+    assert result.per_layer["model.layers.0.mlp.up_proj.weight"] == pytest.approx(expected_equal / moved.numel())
+    assert result.per_layer["model.layers.0.self_attn.q_proj.weight"] == 1.0
+    assert result.overall == pytest.approx((expected_equal + 256) / (512 + 256))
+    edges, counts = result.distance_histogram["edges"], result.distance_histogram["counts"]
+    assert edges == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0])
+    assert counts[4] == 4  # 3 steps = 3 buckets: the overflow bin
+    assert counts[0] == result.n_weights - 4  # unmoved weights and the row moved by 0.25 bucket
+    assert result.scales_equal == pytest.approx(47 / 48)  # 16 + 32 rows, row 1 of up_proj changed its step
+
+
+def test_sharded_checkpoint_gives_the_same_result(tmp_path):
+    tensors = synthetic_checkpoint()
+    target = save(tmp_path / "target", tensors)
+    sharded = tmp_path / "sharded"
+    sharded.mkdir()
+    names = sorted(tensors)
+    shards = {"model-00001-of-00002.safetensors": names[:2], "model-00002-of-00002.safetensors": names[2:]}
+    for file, shard_names in shards.items():
+        save_file({name: tensors[name] + 0.05 for name in shard_names}, sharded / file)
+    weight_map = {name: file for file, shard_names in shards.items() for name in shard_names}
+    (sharded / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    single = save(tmp_path / "single", {name: tensor + 0.05 for name, tensor in tensors.items()})
+    assert bucket_collision(target, sharded, RTN8) == bucket_collision(target, single, RTN8)
+    assert bucket_collision(target, sharded, RTN8).overall < 1.0
+
+
+def test_errors_name_the_folder_and_the_reason(tmp_path):
+    tensors = synthetic_checkpoint()
+    target = save(tmp_path / "target", tensors)
+    with pytest.raises(CheckpointError, match=r"absent.*no model\.safetensors"):
+        bucket_collision(target, tmp_path / "absent", RTN8)
+    reshaped = save(tmp_path / "reshaped", {**tensors, "lm_head.weight": torch.zeros(40, 16)})
+    with pytest.raises(CheckpointError, match=r"reshaped: tensor 'lm_head.weight' has shape \(40, 16\)"):
+        bucket_collision(target, reshaped, RTN8)
+    fewer = save(tmp_path / "fewer", {k: v for k, v in tensors.items() if k != "lm_head.weight"})
+    with pytest.raises(CheckpointError, match=r"different tensors.*lm_head\.weight"):
+        bucket_collision(target, fewer, RTN8)
+    with pytest.raises(ValueError, match=r"precision.*'full'"):
+        bucket_collision(target, target, FullPrecision())
+
+
+def test_calibrated_methods_are_marked_approximate(tmp_path):
+    pytest.importorskip("llmcompressor")
+    target = save(tmp_path / "target", synthetic_checkpoint())
+    result = bucket_collision(target, target, GPTQPrecision(group_size=8))
+    assert result.approximate and result.overall == 1.0 and result.quantizer == "gptq-w4-g8"
+
+
+def test_tiny_model_collides_at_4_bits_not_after_a_large_perturbation(tiny_target_dir, tmp_path):
+    pytest.importorskip("bitsandbytes")
+    unlearned = tmp_path / "unlearned"
+    shutil.copytree(tiny_target_dir, unlearned)
+    tensors = load_file(unlearned / "model.safetensors")
+    name = "model.layers.1.mlp.down_proj.weight"
+    tensors[name] = tensors[name] + 0.5 * tensors[name].abs().max()  # far beyond a 4-bit step
+    save_file(tensors, unlearned / "model.safetensors", metadata={"format": "pt"})
+    precision = BnbFP4Precision()
+    assert bucket_collision(tiny_target_dir, tiny_target_dir, precision).overall == 1.0
+    result = bucket_collision(tiny_target_dir, unlearned, precision)
+    assert result.per_layer[name] < 0.5
+    assert all(share == 1.0 for layer, share in result.per_layer.items() if layer != name)
+    assert result.overall < 1.0 and sum(result.distance_histogram["counts"]) == result.n_weights
