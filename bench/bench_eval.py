@@ -25,7 +25,7 @@ from worker.engine.tiny import TinyModelConfig, build_model, token_chunks, train
 
 METRIC_NAMES = ["verbmem_f", "knowmem_f", "knowmem_r", "privleak"]
 MODEL_CONFIG = TinyModelConfig(
-    hidden_size=256, layers=8, heads=8, intermediate_size=688, max_positions=2048, vocab_size=8000
+    hidden_size=256, layers=8, heads=8, intermediate_size=688, max_positions=4096, vocab_size=8000
 )
 TRAIN_DOCUMENTS = 400
 LOGPROB_TOLERANCE = 1e-4  # Min-K scores from padded and unpadded passes differ by float rounding only
@@ -67,11 +67,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data/muse-news"))
     parser.add_argument("--items", type=int, default=32, help="first N items of each evaluation set")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--train-steps", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 suits a shared CPU)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
 
     bundle = load_bundle(args.data)
     model, tokenizer = build_bench_model(bundle, args.train_steps, args.seed)
@@ -83,7 +85,7 @@ def main() -> None:
     batched_limits = Limits(max_items=args.items, batch_size=args.batch_size, bootstrap_samples=0)
     sequential_limits = Limits(max_items=args.items, batch_size=1, bootstrap_samples=0)
 
-    print(f"{'metric':<11} {'one-at-a-time s':>16} {'batched s':>10} {'speedup':>8}  equal  value")
+    print(f"{'metric':<11} {'one-at-a-time s':>16} {'batched s':>10} {'speedup':>8}  equal  value", flush=True)
     totals = [0.0, 0.0]
     for metric in METRIC_NAMES:
         sequential_times, batched_times = [], []
@@ -100,7 +102,7 @@ def main() -> None:
             f"{metric:<11} {sequential_s:>16.2f} {batched_s:>10.2f} {sequential_s / batched_s:>7.1f}x"
             f"  {equal:<5}  {batched.result.value:.4f}"
         )
-    print(f"{'overall':<11} {totals[0]:>16.2f} {totals[1]:>10.2f} {totals[0] / totals[1]:>7.1f}x")
+    print(f"{'overall':<11} {totals[0]:>16.2f} {totals[1]:>10.2f} {totals[0] / totals[1]:>7.1f}x", flush=True)
 
 
 if __name__ == "__main__":

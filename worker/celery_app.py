@@ -12,6 +12,15 @@ from service.config import CPU_QUEUE, GPU_QUEUE, Settings, get_settings
 from service.queue import COLLISION_TASK, EVALUATE_TASK, SUMMARY_TASK, UNLEARN_TASK
 
 TASKS_PER_CHILD = 8
+HARD_LIMIT_GRACE_S = 300
+
+
+def transport_options(settings: Settings) -> dict[str, int]:
+    """kombu's SQLAlchemy transport (the embedded broker) hands its options to create_engine, which refuses
+    `visibility_timeout`; there, runs a stopped server left unfinished are re-sent when it starts again."""
+    if str(settings.broker_url).startswith("sqla+"):
+        return {}
+    return {"visibility_timeout": settings.visibility_timeout_s}
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -22,8 +31,9 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         worker_max_tasks_per_child=TASKS_PER_CHILD,
         task_ignore_result=True,
-        task_time_limit=settings.run_time_limit_s,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        task_soft_time_limit=settings.run_time_limit_s,  # the run is closed as failed, naming the limit
+        task_time_limit=settings.run_time_limit_s + HARD_LIMIT_GRACE_S,  # a run that ignores it is killed
+        broker_transport_options=transport_options(settings),
         broker_connection_retry_on_startup=True,
         task_default_queue=GPU_QUEUE,
         task_routes={

@@ -47,7 +47,10 @@ def execute(run_id: str, compute: Work) -> None:
     settings = get_settings()
     url = settings.sqlalchemy_url
     claim = lifecycle.claim(url, run_id)
-    if claim is None:
+    if claim is None:  # nothing to run; but a worker lost after storing may not have finished the audit
+        audit_id = lifecycle.audit_of_run(url, run_id)
+        if audit_id:
+            lifecycle.finish_audit_when_done(url, str(settings.broker_url), audit_id)
         return
     progress = RunProgress(url, run_id, settings.progress_interval_s)
     try:

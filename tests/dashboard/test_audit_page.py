@@ -124,8 +124,8 @@ def test_heatmap_shows_each_layers_collision_rate(audit_page, finished_audit):
         shown = {cells.nth(i).get_attribute("data-layer"): float(cells.nth(i).get_attribute("data-value"))
                  for i in range(cells.count())}  # fmt: skip
         assert shown == {**collision["per_layer"], "all layers": collision["overall"]}
-        overall = cells.filter(has=audit_page.locator("xpath=self::*[@data-layer='all layers']"))
-        assert overall.locator("text").inner_text() == f"{collision['overall']:.3f}"
+        overall_label = cells.and_(audit_page.locator("[data-layer='all layers']")).locator("text")
+        assert overall_label.text_content() == f"{collision['overall']:.3f}"
 
 
 def test_evidence_puts_truth_and_both_outputs_side_by_side(audit_page, finished_audit):

@@ -41,7 +41,7 @@ def store_outputs(database_url: str, audit_id: str) -> None:
         session.get(Audit, audit_id).status = "running"
 
 
-def submitted_audit(client, auth, model_root, database_url) -> str:  # noqa: ANN001
+def submitted_audit(client, auth, model_root, database_url) -> str:
     spec = spec_for(model_root, precisions=[{"method": "full"}, {"method": "rtn", "bits": 4, "group_size": 32}],
                     metrics=["verbmem_f"])  # fmt: skip
     audit_id = client.post("/v1/audits", json=spec, headers=auth).json()["id"]
@@ -87,4 +87,4 @@ def test_report_formats_by_accept_and_query(client, auth, model_root, database_u
     assert as_csv.headers["content-type"].startswith("text/csv")
     assert sum(1 for line in as_csv.text.splitlines() if line.startswith("ga,rtn-w4-g32-asym,verbmem_f")) == 1
     as_html = client.get(f"/v1/audits/{audit_id}/report?format=html", headers={**auth, "Accept": "text/csv"})
-    assert as_html.headers["content-type"].startswith("text/html") and "<svg" in as_html.text
+    assert as_html.headers["content-type"].startswith("text/html") and "rtn-w4-g32-asym" in as_html.text

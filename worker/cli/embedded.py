@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 from service.config import CPU_QUEUE, GPU_QUEUE, Settings
 from service.db import session_scope
 from service.keys.service import create_key
-from service.models import Run, Tenant
+from service.models import Audit, Run, Tenant
 from service.queue import run_message, send_now
+from worker.runs.lifecycle import finish_audit_when_done
 
 DEFAULT_TENANT = "default"
 
@@ -32,14 +33,20 @@ def start_embedded_worker() -> WorkController:
 
 
 def recover_unfinished_runs(settings: Settings) -> int:
-    """Re-send the runs that a stopped server left queued or running (the tasks are idempotent)."""
+    """Re-send what a stopped server left undone: queued or running runs, and audits awaiting their summary.
+
+    The tasks are idempotent, so a message that is still on the broker as well does no harm.
+    """
     with session_scope(settings.sqlalchemy_url) as session:
         runs = session.scalars(select(Run).where(Run.status.in_(("queued", "running")))).all()
         for run in runs:
             run.status = "queued"
         messages = [run_message(run.id, run.kind) for run in runs]
+        open_audits = list(session.scalars(select(Audit.id).where(Audit.status.in_(("queued", "running")))))
     for message in messages:
         send_now(str(settings.broker_url), message)
+    for audit_id in open_audits:
+        finish_audit_when_done(settings.sqlalchemy_url, str(settings.broker_url), audit_id)
     return len(messages)
 
 

@@ -6,15 +6,17 @@ mask), and results come back in the caller's order. On a trained model the greed
 one-at-a-time decoding; log-probabilities equal them up to float rounding.
 """
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import Cache, GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from worker.engine.models import context_length
 
 BatchDone = Callable[[int], None]  # called with the number of items finished so far
+MIN_SHARED_PREFIX = 8  # tokens; a shorter shared prefix is not worth a pass of its own
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,23 @@ def greedy_config(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, ma
     )
 
 
+def shared_prefix_length(prompts: Sequence[list[int]]) -> int:
+    """How many leading tokens all prompts share, leaving each at least one token of its own."""
+    if len(prompts) < 2:
+        return 0
+    first, shortest = prompts[0], min(len(p) for p in prompts)
+    length = 0
+    while length < shortest - 1 and all(p[length] == first[length] for p in prompts):
+        length += 1
+    return length
+
+
+def _repeated_cache(prefix_cache: Cache, rows: int) -> Cache:
+    cache = copy.deepcopy(prefix_cache)
+    cache.batch_repeat_interleave(rows)
+    return cache
+
+
 @torch.inference_mode()
 def greedy_generate(
     model: PreTrainedModel,
@@ -99,19 +118,30 @@ def greedy_generate(
 ) -> list[list[int]]:
     """The generated ids (without the prompt) for each prompt, in the given order.
 
-    Finished rows of a batch are filled with the pad token, which decoding without special tokens drops.
+    When batching, a prefix shared by every prompt (KnowMem's in-context examples) is run once and its
+    key/value cache reused: each row is [shared prefix][left padding][own suffix], the attention mask hides
+    the padding and positions follow the mask, so every row sees what it would see alone. Finished rows of a
+    batch are filled with the pad token, which decoding without special tokens drops.
     """
     if tokenizer.pad_token_id is None:
         raise ValueError("the tokenizer has no pad token; batched generation needs one")
     config = greedy_config(model, tokenizer, max_new_tokens)
+    shared = shared_prefix_length(prompts) if batch_size > 1 else 0
+    shared = shared if shared >= MIN_SHARED_PREFIX else 0
+    prefix = torch.tensor([list(prompts[0][:shared])], dtype=torch.long)
+    prefix_cache = model(input_ids=prefix.to(model.device), use_cache=True).past_key_values if shared else None
     outputs: list[list[int]] = [[] for _ in prompts]
     done = 0
     for batch in _batches_by_length([len(p) for p in prompts], batch_size):
-        input_ids, attention_mask = _pad([prompts[i] for i in batch], tokenizer.pad_token_id, left=True)
+        suffix_ids, suffix_mask = _pad([prompts[i][shared:] for i in batch], tokenizer.pad_token_id, left=True)
+        input_ids = torch.cat([prefix.expand(len(batch), shared), suffix_ids], dim=1)
+        attention_mask = torch.cat([torch.ones((len(batch), shared), dtype=torch.long), suffix_mask], dim=1)
+        cache = {"past_key_values": _repeated_cache(prefix_cache, len(batch))} if prefix_cache is not None else {}
         generated = model.generate(
             input_ids=input_ids.to(model.device),
             attention_mask=attention_mask.to(model.device),
             generation_config=config,
+            **cache,
         )
         for row, index in enumerate(batch):
             outputs[index] = generated[row, input_ids.shape[1] :].tolist()

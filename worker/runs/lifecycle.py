@@ -18,6 +18,7 @@ from service.models.base import utc_now
 from service.models.run import FINISHED_RUN_STATUSES
 from service.queue import SUMMARY_TASK, Message, enqueue_after_commit
 
+MAX_ATTEMPTS = 3
 OutputWriter = Callable[[Session, Run, Audit], None]
 
 
@@ -43,6 +44,10 @@ def claim(database_url: str, run_id: str) -> Claim | None:
             return None
         if audit.status == "cancelled":
             run.status, run.finished_at = "cancelled", utc_now()
+            return None
+        if run.attempts >= MAX_ATTEMPTS:  # it took its worker down every time (memory, hard time limit)
+            run.status, run.finished_at = "failed", utc_now()
+            run.error = f"the run was started {run.attempts} times and lost its worker each time"
             return None
         run.status, run.stage, run.share_done, run.error = "running", "starting", 0.0, None
         run.attempts += 1
@@ -87,3 +92,9 @@ def finish_audit_when_done(database_url: str, broker_url: str, audit_id: str) ->
             return
         if repository.unfinished_run_count(session, audit_id) == 0:
             enqueue_after_commit(session, broker_url, Message(SUMMARY_TASK, (audit_id,), CPU_QUEUE))
+
+
+def audit_of_run(database_url: str, run_id: str) -> str | None:
+    with session_scope(database_url) as session:
+        run = repository.run_by_id(session, run_id)
+        return run.audit_id if run else None

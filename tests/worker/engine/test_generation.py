@@ -5,10 +5,12 @@ import torch
 
 from tests.tiny_world import make_bundle
 from worker.engine.generation import (
+    MIN_SHARED_PREFIX,
     encode_prompts,
     encode_texts,
     greedy_generate,
     prompt_room,
+    shared_prefix_length,
     token_logprobs,
 )
 from worker.engine.models import load_model
@@ -54,6 +56,25 @@ def test_batched_greedy_equals_one_at_a_time(target):
     assert [without_padding(ids, pad) for ids in batched] == reference
     assert sequential == reference
     assert any(len(set(ids)) > 3 for ids in reference), "the outputs are real text, not one repeated token"
+
+
+@pytest.mark.slow
+def test_shared_prefix_run_once_gives_the_one_at_a_time_outputs(target, tiny_bundle):
+    examples = "".join(f"Question: {qa.question}\nAnswer: {qa.answer}\n\n" for qa in tiny_bundle.knowmem_retain_qa)
+    prompts = [f"{examples}Question: {qa.question}\nAnswer: " for qa in tiny_bundle.knowmem_forget_qa[:4]]
+    encoded = [e.ids for e in encode_prompts(target.tokenizer, prompts, 400)]
+    assert shared_prefix_length(encoded) >= MIN_SHARED_PREFIX, "the cached-prefix path is exercised"
+
+    batched = greedy_generate(target.model, target.tokenizer, encoded, 16, batch_size=3)
+    reference = [muse_greedy(target.model, target.tokenizer, prompt, 16) for prompt in prompts]
+    assert [without_padding(ids, target.tokenizer.pad_token_id) for ids in batched] == reference
+
+
+def test_shared_prefix_leaves_every_prompt_a_token_of_its_own():
+    assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 3, 5, 6]]) == 3
+    assert shared_prefix_length([[1, 2, 3], [1, 2, 3, 4]]) == 2
+    assert shared_prefix_length([[7, 2], [1, 2]]) == 0
+    assert shared_prefix_length([[1, 2, 3]]) == 0
 
 
 @pytest.mark.slow

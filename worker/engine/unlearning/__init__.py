@@ -18,6 +18,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from service.specs.corpus import CorpusBundle
 from service.specs.report import UnlearningRecord
 from service.specs.unlearning import GradientMethod, GradientMethodConfig, RMUConfig, UnlearningConfig
+from worker.engine.models import context_length
 from worker.engine.progress import Progress, no_progress
 from worker.engine.registry import Registry
 from worker.engine.unlearning.base import LoopSettings, Objective, TokenChunks, chunk_corpus, train_unlearning
@@ -93,6 +94,11 @@ def run_unlearning(
     """Unlearn a copy of `target_model` (in the config's dtype) on the bundle's raw forget/retain text."""
     build_plan = METHODS.get(config.method)
     seed = config.seed if config.seed is not None else seed
+    if config.chunk_length > context_length(target_model):
+        raise ValueError(
+            f"unlearning '{config.name}': chunk_length {config.chunk_length} exceeds the model's context "
+            f"of {context_length(target_model)} tokens"
+        )
     forget = chunk_corpus(tokenizer, _raw_text(corpus, "forget", config), config.chunk_length, "raw/forget")
     retain = None
     if needs_retain(config):

@@ -39,8 +39,9 @@ def test_gradient_ascent_lowers_verbmem_and_leaves_the_target_untouched(target, 
     model, tokenizer = target
     before = {name: p.clone() for name, p in model.state_dict().items()}
     outcome = run_unlearning(gradient("ga", lr=1e-3, max_steps=8), model, tokenizer, tiny_bundle, seed=0)
-    assert verbmem(model, tokenizer, tiny_bundle) > 0.3
-    assert verbmem(outcome.model, tokenizer, tiny_bundle) < 0.5 * verbmem(model, tokenizer, tiny_bundle)
+    target_verbmem = verbmem(model, tokenizer, tiny_bundle)
+    assert target_verbmem > 0.3
+    assert verbmem(outcome.model, tokenizer, tiny_bundle) < 0.5 * target_verbmem
     assert all(torch.equal(before[name], p) for name, p in model.state_dict().items())
     assert outcome.record.steps == 8 and len(outcome.record.curve) == 8
     assert outcome.record.corpus_sha256 == tiny_bundle.sha256
@@ -116,3 +117,10 @@ def test_a_retain_method_without_retain_text_is_refused(target, tiny_bundle):
     forget_only = CorpusBundle(raw_forget=tiny_bundle.raw_forget)
     with pytest.raises(ValueError, match=r"raw/retain"):
         run_unlearning(gradient("ga_klr", max_steps=1), model, tokenizer, forget_only, seed=0)
+
+
+def test_chunks_longer_than_the_context_are_refused(target, tiny_bundle):
+    model, tokenizer = target
+    with pytest.raises(ValueError, match=r"chunk_length 1024 exceeds the model's context of 512 tokens"):
+        run_unlearning(gradient("ga", max_steps=1).model_copy(update={"chunk_length": 1024}), model, tokenizer,
+                       tiny_bundle, seed=0)  # fmt: skip

@@ -1,0 +1,23 @@
+"""`unlearn-audit serve` (SQLite + in-process worker) runs an audit end to end; a key made beside it works."""
+
+import httpx
+import pytest
+
+from tests.service.live_server import live_audit_server  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.slow
+
+
+def test_serve_runs_a_tiny_audit_and_serves_its_results(live_audit_server):  # noqa: F811
+    headers = {"Authorization": f"Bearer {live_audit_server.api_key}"}
+    base = f"{live_audit_server.url}/v1/audits/{live_audit_server.audit_id}"
+    results = httpx.get(f"{base}/results", headers=headers, timeout=30).json()
+    assert results["status"] == "succeeded" and results["verdict"] in ("pass", "fail", "utility_lost")
+    assert len(results["matrix"]) == 4 and results["collisions"][0]["model"] == "noisy"
+    assert results["summary"]["skipped_metrics"] == {}
+    assert (live_audit_server.data_dir / "unlearn-audit.sqlite").is_file()
+    assert (live_audit_server.data_dir / "broker.sqlite").is_file()
+    ready = httpx.get(f"{live_audit_server.url}/readyz", timeout=10).json()
+    assert ready == {"status": "ok", "database": "ok", "broker": "ok"}
+    page = httpx.get(f"{live_audit_server.url}/", timeout=10)
+    assert page.status_code == 200 and "<html" in page.text.lower()
