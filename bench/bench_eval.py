@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--train-steps", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--metrics", nargs="+", default=METRIC_NAMES, choices=METRIC_NAMES)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 suits a shared CPU)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -87,7 +88,7 @@ def main() -> None:
 
     print(f"{'metric':<11} {'one-at-a-time s':>16} {'batched s':>10} {'speedup':>8}  equal  value", flush=True)
     totals = [0.0, 0.0]
-    for metric in METRIC_NAMES:
+    for metric in args.metrics:
         sequential_times, batched_times = [], []
         for _ in range(args.repeats):
             seconds, sequential = timed_run(model, tokenizer, bundle, metric, sequential_limits)

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from pydantic import BaseModel
+
 
 class NotFoundError(LookupError):
     """An id that does not exist for this tenant (another tenant's id is not found either)."""
@@ -23,3 +25,15 @@ class FieldError(ValueError):
 
     def detail(self) -> list[dict[str, Any]]:
         return [{"loc": ["body", *loc], "msg": msg, "type": "value_error"} for loc, msg in self.problems]
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "no or an unknown API key"},
+    404: {"model": ErrorOut, "description": "no such id for this tenant"},
+    409: {"model": ErrorOut, "description": "the request conflicts with the current state"},
+    413: {"model": ErrorOut, "description": "the body is above the upload limit"},
+}

@@ -35,11 +35,15 @@ def unlearn_run(run_id: str) -> None:
 @app.task(name=SUMMARY_TASK)
 def summarize_audit(audit_id: str) -> None:
     settings = get_settings()
-    with session_scope(settings.sqlalchemy_url) as session:
-        audit = repository.audit_by_id(session, audit_id, lock=True)
-        if audit is None or audit.status not in ("queued", "running"):
-            return  # deleted, cancelled, or already summarised by an earlier delivery
-        work.summarize_audit(session, audit)
+    try:
+        with session_scope(settings.sqlalchemy_url) as session:
+            audit = repository.audit_by_id(session, audit_id, lock=True)
+            if audit is None or audit.status not in ("queued", "running"):
+                return  # deleted, cancelled, or already summarised by an earlier delivery
+            work.summarize_audit(session, audit)
+    except Exception as error:  # the audit must end: it is closed as failed, with the reason
+        logger.exception("summary of audit %s failed", audit_id)
+        lifecycle.fail_audit(settings.sqlalchemy_url, audit_id, f"summary: {type(error).__name__}: {error}")
 
 
 def execute(run_id: str, compute: Work) -> None:

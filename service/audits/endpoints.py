@@ -9,11 +9,12 @@ from service.audits.report import load_report
 from service.audits.repository import ItemFilter
 from service.audits.schemas import AuditAccepted, AuditListItem, AuditOut, AuditResults, AuditStatus, ItemOut
 from service.deps import CurrentTenant, SessionDep, SettingsDep
+from service.errors import ERROR_RESPONSES
 from service.pagination import Page, PageDep
 from service.specs.audit import AuditSpec
 from service.specs.render import report_to_csv, report_to_html
 
-router = APIRouter(prefix="/v1/audits", tags=["audits"])
+router = APIRouter(prefix="/v1/audits", tags=["audits"], responses=ERROR_RESPONSES)
 
 REPORT_MEDIA_TYPES = {"json": "application/json", "csv": "text/csv", "html": "text/html"}
 ReportFormat = Literal["json", "csv", "html"]

@@ -57,7 +57,7 @@ def submit(
         return same_request(existing, stored), False
     for run in runs:
         if run.status == "queued":
-            enqueue_after_commit(session, settings.broker_url or "", run_message(run.id, run.kind))
+            enqueue_after_commit(session, str(settings.broker_url), run_message(run.id, run.kind))
     return audit, True
 
 

@@ -7,9 +7,10 @@ from fastapi import APIRouter, Body, Query, Response
 from service.corpora import repository, service
 from service.corpora.schemas import CorpusOut
 from service.deps import CurrentTenant, SessionDep
+from service.errors import ERROR_RESPONSES
 from service.pagination import Page, PageDep
 
-router = APIRouter(prefix="/v1/corpora", tags=["corpora"])
+router = APIRouter(prefix="/v1/corpora", tags=["corpora"], responses=ERROR_RESPONSES)
 
 BUNDLE_EXAMPLE = {
     "verbmem": {"forget": [{"prompt": "Arlo Venn was born in", "gt": " Brask in 1900."}]},

@@ -1,8 +1,9 @@
 """A stand-in unlearned model that shows the paper's failure by construction, built in a second.
 
-Every quantized weight of the target is moved to a random point of its own 4-bit RTN bucket (through the
-engine's BucketConstraint): at full precision the memorised text is disturbed, at that 4-bit precision the
-model quantizes to exactly the quantized target, so forgotten items come back.
+One step of gradient ascent on the forget texts, as large as the target's 4-bit RTN buckets allow: every
+quantized weight moves most of the way to the edge of its own bucket (kept inside by the engine's
+BucketConstraint). At full precision the memorised text is disturbed; at that 4-bit precision the model
+quantizes to exactly the quantized target, so forgotten items come back.
 """
 
 from pathlib import Path
@@ -13,17 +14,22 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from service.specs.precision import RTNPrecision
 from worker.engine.unlearning.bucket import BucketConstraint
 
+SHARE_OF_THE_WAY = 0.9  # to the bucket edge: stays clear of the edge, where rounding could flip the code
 
-def bucketed_unlearned(target_dir: Path, folder: Path, precision: RTNPrecision, seed: int = 0) -> Path:
+
+def bucketed_unlearned(target_dir: Path, folder: Path, forget_texts: list[str], precision: RTNPrecision) -> Path:
+    tokenizer = AutoTokenizer.from_pretrained(target_dir)
     model = AutoModelForCausalLM.from_pretrained(target_dir)
     constraint = BucketConstraint(model, precision)
-    generator = torch.Generator().manual_seed(seed)
+    batch = tokenizer(forget_texts, return_tensors="pt", padding=True)
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    model(**batch, labels=labels).loss.backward()
     with torch.no_grad():
         for name, bounds in constraint.bounds.items():
             weight = model.get_submodule(name).weight
-            position = torch.rand(weight.shape, generator=generator)
-            weight.copy_(bounds.lower + position * (bounds.upper - bounds.lower))
+            edge = torch.where(weight.grad > 0, bounds.upper, bounds.lower)  # the way that raises the forget loss
+            weight.add_(SHARE_OF_THE_WAY * (edge - weight))
     constraint.project(model)
     model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(target_dir).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
     return folder

@@ -14,13 +14,14 @@ from tests.dashboard.conftest import sign_in
 from tests.service.servers import wait_for_audit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-FOUR_BIT = RTNPrecision(bits=4, group_size=32)
+FOUR_BIT = RTNPrecision(bits=4, group_size=None)  # per channel: wide buckets, a strong full-precision change
 
 
 @pytest.fixture(scope="module")
 def finished_audit(embedded_service, tiny_target_dir: Path, tiny_bundle, tmp_path_factory) -> dict:
     """A tiny audit run to the end by the embedded worker: its key, id, results and evidence from the API."""
-    unlearned = bucketed_unlearned(tiny_target_dir, tmp_path_factory.mktemp("bucketed"), FOUR_BIT)
+    folder = tmp_path_factory.mktemp("bucketed")
+    unlearned = bucketed_unlearned(tiny_target_dir, folder, list(tiny_bundle.raw_forget), FOUR_BIT)
     key = embedded_service.new_key()
     spec = {
         "target": {"model": str(tiny_target_dir)},

@@ -1,6 +1,5 @@
 """Fixtures for the API tests: a migrated database per backend, an app on it, and API keys of two tenants."""
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,10 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.config import Settings
-from service.db import session_scope
-from service.keys.service import create_key
 from service.main import create_app
-from tests.service.databases import fresh_database
+from tests.service.databases import fresh_database, new_api_key
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -43,16 +40,11 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-def new_key(database_url: str) -> str:
-    with session_scope(database_url) as session:
-        return create_key(session, f"tenant-{uuid.uuid4().hex[:8]}").token
-
-
 @pytest.fixture
 def auth(database_url: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {new_key(database_url)}"}
+    return {"Authorization": f"Bearer {new_api_key(database_url)}"}
 
 
 @pytest.fixture
 def other_auth(database_url: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {new_key(database_url)}"}
+    return {"Authorization": f"Bearer {new_api_key(database_url)}"}

@@ -8,7 +8,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from service.db import engine_for
+from service.db import engine_for, session_scope
+from service.keys.service import create_key
 from service.migrate import upgrade
 
 POSTGRES_ADMIN_DSN = "postgresql://root@127.0.0.1:5432/test"
@@ -47,3 +48,9 @@ def fresh_database(backend: str, folder: Path, migrate: bool = True) -> Iterator
         engine_for(url).dispose()
         with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def new_api_key(database_url: str) -> str:
+    """A bearer token of a new tenant."""
+    with session_scope(database_url) as session:
+        return create_key(session, f"tenant-{uuid.uuid4().hex[:8]}").token

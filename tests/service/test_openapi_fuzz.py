@@ -8,8 +8,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from service.config import Settings
 from service.main import create_app
-from tests.service.conftest import new_key
-from tests.service.databases import fresh_database
+from tests.service.databases import fresh_database, new_api_key
 
 STATE: dict[str, str] = {}
 EXAMPLES_PER_OPERATION = 15
@@ -23,7 +22,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory):
             data_dir=folder, database_url=url, broker_url=f"sqla+sqlite:///{folder / 'broker.sqlite'}",
             model_roots=[folder / "models"], max_upload_bytes=100_000,
         )  # fmt: skip
-        STATE["token"] = new_key(url)
+        STATE["token"] = new_api_key(url)
         yield schemathesis.openapi.from_asgi("/openapi.json", create_app(app_settings))
 
 

@@ -151,3 +151,19 @@ def test_a_run_that_keeps_losing_its_worker_fails_instead_of_looping(database_ur
     assert lifecycle.claim(database_url, run_id) is None
     row = run_row(database_url, run_id)
     assert row.status == "failed" and f"started {lifecycle.MAX_ATTEMPTS} times" in row.error
+
+
+def test_an_audit_whose_summary_cannot_be_made_ends_failed_with_the_reason(database_url, monkeypatch):
+    from service.config import get_settings
+    from worker.tasks import summarize_audit
+
+    audit_id, _ = make_audit(database_url, [])  # its stored spec ({}) is not a valid AuditSpec
+    monkeypatch.setenv("UNLEARN_AUDIT_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        summarize_audit(audit_id)  # called in this process, as a worker would
+    finally:
+        get_settings.cache_clear()
+    with session_scope(database_url) as session:
+        audit = session.get(Audit, audit_id)
+        assert audit.status == "failed" and audit.error.startswith("summary: ValidationError")

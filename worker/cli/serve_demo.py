@@ -51,11 +51,13 @@ def run_demo(base_url: str, settings: Settings, size: str) -> int:
         spec = {**demo_spec(assets), "corpus": corpus["id"]}
         audit_id = _ok(client.post("/v1/audits", json=spec))["id"]
         print(f"submitted audit {audit_id} through {base_url}/v1/audits", flush=True)
+        started = time.monotonic()
         status = follow(client, audit_id)
+        elapsed_s = time.monotonic() - started
         report = Report.model_validate(_ok(client.get(f"/v1/audits/{audit_id}/report", params={"format": "json"})))
     print(format_results_table(report), flush=True)
     print(
-        f"\naudit {status}. dashboard: {base_url}/  (sign in with the demo key: {token})\n"
+        f"\naudit {status} in {elapsed_s:.0f} s. dashboard: {base_url}/  (sign in with the demo key: {token})\n"
         f"results: {base_url}/v1/audits/{audit_id}/results\n"
         f"report:  {base_url}/v1/audits/{audit_id}/report?format=html",
         flush=True,

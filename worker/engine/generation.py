@@ -185,14 +185,17 @@ def token_logprobs(
 ) -> list[list[float]]:
     """log p(token_t | tokens before t) for t = 2..T of each sequence (the first token is not predicted).
 
-    Right padding with an attention mask; the softmax is taken one row at a time in float32, so the extra
-    memory is one sequence's logits.
+    Rows are padded on the right and no attention mask is passed, on purpose: under causal attention a real
+    token never sees the padding after it and every row's positions start at 0, so each row's log-probs are
+    those of its sequence alone (padded positions are never read), and the model keeps its fused causal
+    attention kernel instead of materialising a (batch, heads, T, T) mask. The softmax is taken one row at a
+    time in float32, so the extra memory is one sequence's logits.
     """
     results: list[list[float]] = [[] for _ in sequences]
     done = 0
     for batch in _batches_by_length([len(s) for s in sequences], batch_size):
-        input_ids, attention_mask = _pad([sequences[i] for i in batch], pad_token_id, left=False)
-        logits = model(input_ids=input_ids.to(model.device), attention_mask=attention_mask.to(model.device)).logits
+        input_ids, _ = _pad([sequences[i] for i in batch], pad_token_id, left=False)
+        logits = model(input_ids=input_ids.to(model.device), attention_mask=None).logits
         for row, index in enumerate(batch):
             length = len(sequences[index])
             log_probs = torch.log_softmax(logits[row, : length - 1].float(), dim=-1)

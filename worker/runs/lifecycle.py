@@ -98,3 +98,10 @@ def audit_of_run(database_url: str, run_id: str) -> str | None:
     with session_scope(database_url) as session:
         run = repository.run_by_id(session, run_id)
         return run.audit_id if run else None
+
+
+def fail_audit(database_url: str, audit_id: str, error: str) -> None:
+    with session_scope(database_url) as session:
+        audit = repository.audit_by_id(session, audit_id, lock=True)
+        if audit is not None and audit.status in ("queued", "running"):
+            audit.status, audit.error, audit.finished_at = "failed", error[:4000], utc_now()
