@@ -3,7 +3,9 @@
 A ~10M-parameter Llama-style model is built from a config, with a BPE tokenizer trained on the MUSE text, and
 trained for a few steps so that its greedy choices are not coin flips between near-equal logits. Both modes
 run in this process on the first N items of each MUSE-News evaluation set; the table shows the median time
-of each, the speedup, and whether the numbers (values and per-item outputs) are equal.
+of each, the speedup, and whether the numbers (values and per-item outputs) are equal. Batched mode also
+runs KnowMem's shared in-context prefix once. Torch runs on one thread by default: on a CPU shared with
+other jobs, more threads than free cores slows every op down several times (measured: 7x per step).
 
     .venv/bin/python bench/bench_eval.py [--data /work/shared/data/muse-news] [--items 32] [--repeats 1]
 """

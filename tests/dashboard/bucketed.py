@@ -1,9 +1,9 @@
 """A stand-in unlearned model that shows the paper's failure by construction, built in a second.
 
-One step of gradient ascent on the forget texts, as large as the target's 4-bit RTN buckets allow: every
-quantized weight moves most of the way to the edge of its own bucket (kept inside by the engine's
-BucketConstraint). At full precision the memorised text is disturbed; at that 4-bit precision the model
-quantizes to exactly the quantized target, so forgotten items come back.
+One step of gradient ascent on the forget texts, as large as the target's RTN buckets allow: every quantized
+weight moves most of the way to the edge of its own bucket (kept inside by the engine's BucketConstraint).
+At full precision the memorised text is disturbed; at that RTN precision the model quantizes to exactly the
+quantized target, so forgotten items come back (the paper's failure, made certain).
 """
 
 from pathlib import Path

@@ -2,7 +2,9 @@
 definitions, the retained-share plot, the collision heat map, the per-item evidence and a report download,
 each compared with the numbers that the API serves."""
 
+import html
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,20 +16,27 @@ from tests.dashboard.conftest import sign_in
 from tests.service.servers import wait_for_audit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-FOUR_BIT = RTNPrecision(bits=4, group_size=None)  # per channel: wide buckets, a strong full-precision change
+# The stand-in unlearned model stays inside the target's 3-bit per-channel buckets: buckets wide enough that
+# staying inside them still changes the tiny target's full-precision text.
+BUCKETS = RTNPrecision(bits=3, group_size=None)
 
 
 @pytest.fixture(scope="module")
 def finished_audit(embedded_service, tiny_target_dir: Path, tiny_bundle, tmp_path_factory) -> dict:
     """A tiny audit run to the end by the embedded worker: its key, id, results and evidence from the API."""
     folder = tmp_path_factory.mktemp("bucketed")
-    unlearned = bucketed_unlearned(tiny_target_dir, folder, list(tiny_bundle.raw_forget), FOUR_BIT)
+    unlearned = bucketed_unlearned(tiny_target_dir, folder, list(tiny_bundle.raw_forget), BUCKETS)
     key = embedded_service.new_key()
     spec = {
         "target": {"model": str(tiny_target_dir)},
         "unlearned": [{"name": "bucketed", "model": str(unlearned)}],
         "corpus": tiny_bundle.to_document(),
-        "precisions": [{"method": "full"}, {"method": "rtn", "bits": 8, "group_size": 32}, FOUR_BIT.model_dump()],
+        "precisions": [
+            {"method": "full"},
+            {"method": "rtn", "bits": 8, "group_size": 32},
+            {"method": "rtn", "bits": 4, "group_size": 32},
+            BUCKETS.model_dump(),
+        ],
         "metrics": ["verbmem_f", "knowmem_f", "collision"],
         "limits": {"max_items": 4, "bootstrap_samples": 20},
     }
@@ -41,9 +50,10 @@ def finished_audit(embedded_service, tiny_target_dir: Path, tiny_bundle, tmp_pat
             "id": audit_id,
             "audit": audit,
             "results": client.get(f"/v1/audits/{audit_id}/results").json(),
-            "risen": items(model="bucketed", precision=FOUR_BIT.label, rose="true")["items"],
+            "risen": items(model="bucketed", precision=BUCKETS.label, rose="true")["items"],
             "full_items": items(model="bucketed", precision="full")["items"],
             "report": client.get(f"/v1/audits/{audit_id}/report", params={"format": "json"}).json(),
+            "report_html": client.get(f"/v1/audits/{audit_id}/report", params={"format": "html"}).text,
         }
 
 
@@ -131,9 +141,11 @@ def test_heatmap_shows_each_layers_collision_rate(audit_page, finished_audit):
 
 def test_evidence_puts_truth_and_both_outputs_side_by_side(audit_page, finished_audit):
     risen = finished_audit["risen"]
-    assert risen, "the bucketed model must bring at least one forget item back at 4 bits"
+    assert risen, f"the bucketed model must bring a forget item back at {BUCKETS.label}"
     full_by_key = {(item["metric"], item["index"]): item for item in finished_audit["full_items"]}
-    assert audit_page.locator("#evidence-precision").input_value() == FOUR_BIT.label
+    assert audit_page.locator("#evidence-precision").input_value() == "rtn-w4-g32-asym"  # 4 bits first
+    audit_page.select_option("#evidence-precision", BUCKETS.label)
+    audit_page.wait_for_selector(f"#evidence .evidence-group h3:has-text('items rose at {BUCKETS.label}')")
     cards = audit_page.locator("#evidence article.evidence")
     assert cards.count() == len(risen)
     for item in risen:
@@ -155,3 +167,14 @@ def test_report_link_downloads_the_stored_report(audit_page, finished_audit):
     saved = Path(download.value.path())
     assert json.loads(saved.read_text()) == finished_audit["report"]
     assert download.value.suggested_filename == f"audit-{finished_audit['id']}.json"
+
+
+def test_html_report_opens_in_a_new_tab(audit_page, finished_audit):
+    with audit_page.context.expect_page() as opened:
+        audit_page.click("button[data-report=html]")
+    report_tab = opened.value
+    report_tab.wait_for_load_state()
+    assert report_tab.url.startswith("blob:")  # fetched with the key, not a bare link
+    title = re.search(r"<title>(.*?)</title>", finished_audit["report_html"], re.S).group(1)
+    assert report_tab.title() == html.unescape(title).strip()
+    report_tab.close()

@@ -27,7 +27,7 @@ def handle(args: argparse.Namespace) -> int:
     from service.specs.audit import AuditSpec
     from service.specs.corpus import load_bundle
     from worker.cli.report_output import format_results_table, write_report
-    from worker.engine.demo import DemoConfig, demo_spec, prepare_demo
+    from worker.engine.demo import FAST_METRICS, FAST_PRECISIONS, DemoConfig, demo_spec, prepare_demo
     from worker.engine.pipeline import run_audit
 
     started = time.perf_counter()
@@ -35,7 +35,8 @@ def handle(args: argparse.Namespace) -> int:
     config = DemoConfig.fast() if args.fast else DemoConfig()
     assets = prepare_demo(args.cache, config, progress=bars)
     built = time.perf_counter()
-    spec = AuditSpec.model_validate(demo_spec(assets))
+    document = demo_spec(assets, precisions=FAST_PRECISIONS, metrics=FAST_METRICS) if args.fast else demo_spec(assets)
+    spec = AuditSpec.model_validate(document)
     report = run_audit(spec, load_bundle(assets.bundle_dir), args.out, progress=bars)
     bars.close()
     paths = write_report(report, args.out)

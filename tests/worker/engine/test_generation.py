@@ -1,11 +1,14 @@
 """Batched generation and log-probs equal one-item-at-a-time evaluation; truncation keeps the right end."""
 
+import math
+
 import pytest
 import torch
 
 from tests.tiny_world import make_bundle
 from worker.engine.generation import (
     MIN_SHARED_PREFIX,
+    _batches_by_length,
     encode_prompts,
     encode_texts,
     greedy_generate,
@@ -111,6 +114,23 @@ def test_logprobs_against_hand_computation_with_padding():
     hand = [[0.25, 0.6, 0.3], [0.2]]
     for row, probabilities in zip(result, hand, strict=True):
         assert row == pytest.approx([torch.log(torch.tensor(p)).item() for p in probabilities], abs=1e-6)
+
+
+def test_batches_are_longest_first_and_respect_the_token_budget():
+    lengths = [5, 40, 12, 40, 7, 30]
+    assert _batches_by_length(lengths, batch_size=4) == [[1, 3, 5, 2], [4, 0]]
+    # 80 padded tokens: two rows of 40, then 30 + 12 (2 x 30), then 7 + 5
+    assert _batches_by_length(lengths, batch_size=4, max_batch_tokens=80) == [[1, 3], [5, 2], [4, 0]]
+    assert _batches_by_length([100, 90], batch_size=4, max_batch_tokens=50) == [[0], [1]]
+
+
+def test_logprobs_in_budgeted_batches_equal_the_hand_computation():
+    table = torch.log(torch.tensor([[0.5, 0.25, 0.25], [0.1, 0.6, 0.3], [0.2, 0.2, 0.6]]))
+    sequences = [[0, 1, 1, 2], [2, 0], [1, 1, 1]]
+    result = token_logprobs(FixedLogits(table), sequences, batch_size=3, pad_token_id=0, max_batch_tokens=6)
+    hand = [[0.25, 0.6, 0.3], [0.2], [0.6, 0.6]]
+    for row, probabilities in zip(result, hand, strict=True):
+        assert row == pytest.approx([math.log(p) for p in probabilities], abs=1e-6)
 
 
 def test_too_long_prompt_keeps_bos_and_its_end_and_text_keeps_its_start(tiny_bundle):

@@ -5,6 +5,9 @@ spec = AuditSpec.model_validate(demo_spec(assets))
 """
 
 from worker.engine.demo.build import DemoAssets, DemoConfig, prepare_demo
-from worker.engine.demo.spec import DEMO_PRECISIONS, demo_spec
+from worker.engine.demo.spec import DEMO_METRICS, DEMO_PRECISIONS, FAST_METRICS, FAST_PRECISIONS, demo_spec
 
-__all__ = ["DEMO_PRECISIONS", "DemoAssets", "DemoConfig", "demo_spec", "prepare_demo"]
+__all__ = [
+    "DEMO_METRICS", "DEMO_PRECISIONS", "FAST_METRICS", "FAST_PRECISIONS", "DemoAssets", "DemoConfig", "demo_spec",
+    "prepare_demo",
+]  # fmt: skip

@@ -90,10 +90,7 @@ class DemoConfig:
             finetune_steps=120,
             finetune_lr=3e-3,
             finetune_repeat=8,
-            unlearning=(
-                _bucket_constrained() | {"lr": 3e-3, "max_steps": 30, "batch_size": 4},
-                _negative_control() | {"lr": 1e-3, "max_steps": 20, "batch_size": 4},
-            ),
+            unlearning=(_bucket_constrained() | {"method": "ga", "lr": 5e-3, "max_steps": 60, "batch_size": 4},),
         )
 
     def unlearning_configs(self) -> list[Any]:

@@ -61,7 +61,11 @@ def _gradient_plan(
         plan.details["sure_modules"] = selected
         plan.details["saliency"] = saliency
     if config.bucket_constraint is not None:
+        # Only the quantized weights may move: embeddings, norms and the head stay in full precision in
+        # the quantized model, so a change there would show through the quantizer.
         constraint = BucketConstraint(model, config.bucket_constraint)
+        constrained = {id(model.get_submodule(name).weight) for name in constraint.bounds}
+        plan.trainable = [parameter for parameter in plan.trainable if id(parameter) in constrained]
         plan.after_step = lambda: constraint.project(model)
         plan.details["bucket_constraint"] = config.bucket_constraint.label
     return plan

@@ -12,7 +12,8 @@ from worker.engine.unlearning.saving import read_record
 @pytest.fixture(scope="module")
 def quick_config() -> DemoConfig:
     fast = DemoConfig.fast()
-    return replace(fast, pretrain_steps=2, finetune_steps=2, unlearning=(fast.unlearning[1] | {"max_steps": 1},))
+    recipe = {"name": "npo_klr", "method": "npo_klr", "lr": 1e-3, "batch_size": 4, "max_steps": 1, "chunk_length": 64}
+    return replace(fast, pretrain_steps=2, finetune_steps=2, unlearning=(recipe,))
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from worker.engine.metrics import evaluate
 from worker.engine.metrics.base import EvalContext
 from worker.engine.models import load_model
 from worker.engine.quantizers.base import quantizable_linear_names
-from worker.engine.quantizers.rtn import rtn_grid
+from worker.engine.quantizers.rtn import RTNQuantizer, rtn_grid
 from worker.engine.unlearning import METHODS, run_unlearning, save_unlearned
 from worker.engine.unlearning.saving import read_record
 
@@ -81,6 +81,11 @@ def test_bucket_constraint_keeps_every_code_and_scale(target, tiny_bundle):
         assert torch.equal(before.scales, after.scales) and torch.equal(before.zero_points, after.zero_points)
         moved += int((after_weight != model.get_submodule(name).weight).sum())
     assert moved > 1000  # it did unlearn, inside the buckets
+    # embeddings, norms and the head stay too, so the quantized models are the same model
+    quantizer = RTNQuantizer(precision)
+    quantized_target = quantizer.quantize(model, tokenizer).state_dict()
+    quantized_unlearned = quantizer.quantize(unlearned, tokenizer).state_dict()
+    assert all(torch.equal(quantized_target[name], value) for name, value in quantized_unlearned.items())
 
 
 def test_pure_bf16_keeps_weights_and_adamw_state_in_bf16(target, tiny_bundle):

@@ -78,8 +78,14 @@ function evidenceGroup(model, metricInfo, quantized, risen, scored) {
     heading, shown, more);
 }
 
-/** Loads and renders the evidence of the unlearned models for one quantized precision. */
+/**
+ * Loads and renders the evidence of the unlearned models for one quantized precision. When the choice
+ * changes while an earlier one is still loading, only the latest choice is drawn.
+ */
 export async function renderEvidence(container, { auditId, models, metricInfos, quantized }) {
+  const request = String(Number(container.dataset.request ?? 0) + 1);
+  container.dataset.request = request;
+  const isLatest = () => container.dataset.request === request;
   mount(container, h("p", { class: "muted" }, "Loading per-item evidence…"));
   try {
     const groups = [];
@@ -89,8 +95,8 @@ export async function renderEvidence(container, { auditId, models, metricInfos, 
         groups.push(evidenceGroup(model, info, quantized, entries, scored));
       }
     }
-    mount(container, groups.length ? groups : h("p", { class: "empty" }, "No per-item scores stored."));
+    if (isLatest()) mount(container, groups);
   } catch (error) {
-    mount(container, errorMessage(error));
+    if (isLatest()) mount(container, errorMessage(error));
   }
 }
