@@ -39,3 +39,11 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_in(page, url: str, key: str) -> None:
+    """Paste the key into the sign-in form and wait for the audits list."""
+    page.goto(f"{url}/")
+    page.fill("#api-key", key)
+    page.click("#signin button[type=submit]")
+    page.wait_for_selector("#audit-list table, #audit-list .empty")

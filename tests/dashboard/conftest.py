@@ -68,17 +68,6 @@ def page(browser) -> Iterator[object]:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-def sign_in(page, url: str, key: str) -> None:
-    page.goto(f"{url}/")
-    page.fill("#api-key", key)
-    page.click("#signin button[type=submit]")
-    page.wait_for_selector("#audit-list table, #audit-list .empty")
-
-
-def model_root(service: LiveService) -> Path:
-    return Path(service.settings.model_roots[0])
-
-
 @pytest.fixture(scope="module")
 def embedded_service(tmp_path_factory: pytest.TempPathFactory, tiny_target_dir: Path) -> Iterator[LiveService]:
     """`unlearn-audit serve` (SQLite, in-process worker) in its own process, reading models under tmp."""

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from service.specs.precision import RTNPrecision
-from tests.dashboard.browser import NARROW, screenshot
+from tests.dashboard.browser import NARROW, screenshot, sign_in
 from tests.dashboard.bucketed import bucketed_unlearned
-from tests.dashboard.conftest import sign_in
 from tests.service.servers import wait_for_audit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

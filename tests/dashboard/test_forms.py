@@ -1,15 +1,19 @@
 """The dashboard against the real API in Chromium: sign-in, the submit form and its errors, the list, cancel."""
 
 import json
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.dashboard.browser import NARROW, screenshot
-from tests.dashboard.conftest import model_root, sign_in
+from tests.dashboard.browser import NARROW, screenshot, sign_in
 from tests.tiny_world import make_bundle
 
 pytestmark = pytest.mark.browser
+
+
+def model_root(service) -> Path:
+    return Path(service.settings.model_roots[0])
 
 
 def valid_spec(service, corpus_id: str) -> dict:
