@@ -37,14 +37,13 @@ def build_model(folder: Path) -> None:
 
 def measure(folder: Path, precision: dict, items: int) -> dict:
     """Runs in the child: load once, evaluate one variant, report peak RSS above the pre-load baseline."""
+    import bitsandbytes  # noqa: F401  (imported before the baseline: its native library is not the model's)
     import torch
 
     from service.specs.audit import AuditSpec
     from tests.tiny_world import make_bundle
     from worker.engine.models import load_model
     from worker.engine.pipeline import evaluate_variant
-
-    import bitsandbytes  # noqa: F401  (imported before the baseline: its native library is not the model's)
 
     torch.set_num_threads(2)
     spec = AuditSpec.model_validate(
