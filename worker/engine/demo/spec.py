@@ -1,4 +1,9 @@
-"""The demo's audit spec: every demo model at full precision, 8-bit and 4-bit (RTN and bitsandbytes)."""
+"""The demo's audit spec: every demo model at full precision, 8-bit and 4-bit (RTN and bitsandbytes).
+
+Trimmed to what the cached demo can audit in under 3 minutes on 2 CPU cores (about 6 s per variant
+there): five precisions and no KnowMem, which the demo's target does not learn (KnowMem_f 0.03,
+KnowMem_r 0.01 measured on the full configuration), so it would only cost time.
+"""
 
 from typing import Any
 
@@ -9,18 +14,14 @@ DEMO_PRECISIONS: tuple[dict[str, Any], ...] = (
     {"method": "rtn", "bits": 8, "group_size": None},
     {"method": "rtn", "bits": 4, "group_size": 64},
     {"method": "rtn", "bits": 4, "group_size": 128},
-    {"method": "rtn", "bits": 4, "group_size": None},
-    {"method": "bnb_int8"},
-    {"method": "bnb_fp4"},
     {"method": "bnb_nf4"},
 )
 
 
 FAST_PRECISIONS: tuple[dict[str, Any], ...] = DEMO_PRECISIONS[:3]
 """Full, 8-bit and the positive control's own quantizer: enough to show the attack, in a fraction of the time."""
-DEMO_METRICS: tuple[str, ...] = ("verbmem_f", "knowmem_f", "knowmem_r", "privleak", "collision")
-FAST_METRICS: tuple[str, ...] = ("verbmem_f", "privleak", "collision")
-"""The fast configuration's models are too small to learn the question/answer format, so KnowMem is left out."""
+DEMO_METRICS: tuple[str, ...] = ("verbmem_f", "privleak", "collision")
+FAST_METRICS: tuple[str, ...] = DEMO_METRICS
 
 
 def demo_spec(
