@@ -33,8 +33,13 @@ UNLEARNING_ADAPTER: TypeAdapter[Any] = TypeAdapter(UnlearningConfig)
 
 
 def _paper_case() -> dict[str, Any]:
-    return {"name": "paper_case", "method": "ga_klr", "dtype": "bf16", "lr": 1e-5, "batch_size": 8,
-            "max_steps": 600, "chunk_length": 128}  # fmt: skip
+    # Pure bf16 with a small learning rate: only the small weights move (20% of them here). Measured on the
+    # default target (VerbMem_f 0.57, base 0.21): lr 2e-5 for 100 steps or 3e-5 for 40 did not lower VerbMem,
+    # 5e-5 for 50 steps fell to the base's level; lr 3e-5 for 100 steps gives 0.43 at full precision, within
+    # the budget of the demo (600 steps at 1e-5, the recipe, alone took longer than the whole budget).
+    # On this target 4-bit did not bring the forgotten text back (0.34-0.43), unlike the paper's models.
+    return {"name": "paper_case", "method": "ga_klr", "dtype": "bf16", "lr": 3e-5, "batch_size": 8,
+            "max_steps": 100, "chunk_length": 128}  # fmt: skip
 
 
 def _bucket_constrained() -> dict[str, Any]:
