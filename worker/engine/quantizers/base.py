@@ -84,9 +84,7 @@ def is_output_head(module_name: str) -> bool:
 def quantizable_linear_names(model: nn.Module) -> list[str]:
     """Every nn.Linear except the output head (embeddings are not Linear, so they stay too)."""
     return [
-        name
-        for name, module in model.named_modules()
-        if isinstance(module, nn.Linear) and not is_output_head(name)
+        name for name, module in model.named_modules() if isinstance(module, nn.Linear) and not is_output_head(name)
     ]
 
 

@@ -18,6 +18,7 @@ Codes are read back through bitsandbytes.functional with the same settings:
 
 import copy
 import logging
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
@@ -26,10 +27,9 @@ from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.precision import BnbFP4Precision, BnbInt8Precision, BnbNF4Precision
-from worker.engine.quantizers.base import Quantizer, WeightCodes, quantizable_linear_names
+from worker.engine.quantizers.base import ConfigT, Quantizer, WeightCodes, quantizable_linear_names
 
 INT8_LEVELS = 127
-
 
 
 class _SkipInt8CastNotice(logging.Filter):
@@ -54,9 +54,10 @@ def replace_linear_modules(
     return copied
 
 
-class _Bnb4bitQuantizer(Quantizer[BnbFP4Precision | BnbNF4Precision]):
+class _BnbQuantizer(Quantizer[ConfigT]):
+    """Every quantizable Linear of a copy becomes a bitsandbytes module (`quantized_linear`)."""
+
     required_packages = ("bitsandbytes",)
-    quant_type: ClassVar[str]
 
     def quantize(
         self,
@@ -65,9 +66,16 @@ class _Bnb4bitQuantizer(Quantizer[BnbFP4Precision | BnbNF4Precision]):
         calibration_texts: Sequence[str] | None = None,
     ) -> PreTrainedModel:
         self.check_environment()
-        return replace_linear_modules(model, self.linear_4bit)
+        return replace_linear_modules(model, self.quantized_linear)
 
-    def linear_4bit(self, linear: nn.Linear) -> nn.Module:
+    @abstractmethod
+    def quantized_linear(self, linear: nn.Linear) -> nn.Module: ...
+
+
+class _Bnb4bitQuantizer(_BnbQuantizer[BnbFP4Precision | BnbNF4Precision]):
+    quant_type: ClassVar[str]
+
+    def quantized_linear(self, linear: nn.Linear) -> nn.Module:
         import bitsandbytes as bnb
 
         module = bnb.nn.Linear4bit(
@@ -143,20 +151,10 @@ class BnbNF4Quantizer(_Bnb4bitQuantizer):
     quant_type = "nf4"
 
 
-class BnbInt8Quantizer(Quantizer[BnbInt8Precision]):
+class BnbInt8Quantizer(_BnbQuantizer[BnbInt8Precision]):
     method = "bnb_int8"
-    required_packages = ("bitsandbytes",)
 
-    def quantize(
-        self,
-        model: PreTrainedModel,
-        tokenizer: PreTrainedTokenizerBase,
-        calibration_texts: Sequence[str] | None = None,
-    ) -> PreTrainedModel:
-        self.check_environment()
-        return replace_linear_modules(model, self.linear_int8)
-
-    def linear_int8(self, linear: nn.Linear) -> nn.Module:
+    def quantized_linear(self, linear: nn.Linear) -> nn.Module:
         import bitsandbytes as bnb
 
         module = bnb.nn.Linear8bitLt(
