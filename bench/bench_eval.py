@@ -21,8 +21,10 @@ import torch
 
 from service.specs.audit import Limits
 from service.specs.corpus import CorpusBundle, load_bundle
+from worker.engine.generation import encode_prompts, prompt_room
 from worker.engine.metrics import evaluate
 from worker.engine.metrics.base import EvalContext, MetricOutcome
+from worker.engine.metrics.verbmem import VERBMEM_NEW_TOKENS
 from worker.engine.tiny import TinyModelConfig, build_model, token_chunks, train_causal_lm, train_tokenizer
 
 METRIC_NAMES = ["verbmem_f", "knowmem_f", "knowmem_r", "privleak"]
@@ -38,7 +40,7 @@ def build_bench_model(bundle: CorpusBundle, train_steps: int, seed: int):
     documents = documents[:TRAIN_DOCUMENTS]
     tokenizer = train_tokenizer(documents, vocab_size=MODEL_CONFIG.vocab_size)
     model = build_model(tokenizer, MODEL_CONFIG, seed=seed)
-    chunks = token_chunks(tokenizer, documents, length=128)
+    chunks = token_chunks(tokenizer, documents, length=128, add_eos=False)
     random.Random(seed).shuffle(chunks)
     if train_steps:
         train_causal_lm(model, chunks, train_steps, 3e-3, 16, tokenizer.pad_token_id, seed=seed)
@@ -49,6 +51,17 @@ def timed_run(model, tokenizer, bundle: CorpusBundle, metric: str, limits: Limit
     start = time.perf_counter()
     outcome = evaluate(model, tokenizer, bundle, [metric], EvalContext(limits, seed=0))[metric]
     return time.perf_counter() - start, outcome
+
+
+def prompt_floor(model, tokenizer, bundle: CorpusBundle, items: int) -> float:
+    """Seconds of one forward pass per VerbMem prompt, alone: work that no batching removes (the prefill)."""
+    prompts = [pair.prompt for pair in (bundle.verbmem_forget or [])[:items]]
+    encoded = encode_prompts(tokenizer, prompts, prompt_room(model, VERBMEM_NEW_TOKENS))
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for prompt in encoded:
+            model(input_ids=torch.tensor([prompt.ids]), logits_to_keep=1)
+    return time.perf_counter() - start
 
 
 def same_numbers(batched: MetricOutcome, sequential: MetricOutcome) -> bool:
@@ -106,6 +119,9 @@ def main() -> None:
             f"  {equal:<5}  {batched.result.value:.4f}"
         )
     print(f"{'overall':<11} {totals[0]:>16.2f} {totals[1]:>10.2f} {totals[0] / totals[1]:>7.1f}x", flush=True)
+    if "verbmem_f" in args.metrics:
+        floor = prompt_floor(model, tokenizer, bundle, args.items)
+        print(f"verbmem_f prompts, one forward each (no decoding; the same work in both modes): {floor:.2f} s")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from transformers import Cache, GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import Cache, DynamicCache, GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase, StaticCache
 
 from worker.engine.models import context_length
 
@@ -116,12 +116,6 @@ def shared_prefix_length(prompts: Sequence[list[int]]) -> int:
     return length
 
 
-def _repeated_cache(prefix_cache: Cache, rows: int) -> Cache:
-    cache = copy.deepcopy(prefix_cache)
-    cache.batch_repeat_interleave(rows)
-    return cache
-
-
 @torch.inference_mode()
 def greedy_generate(
     model: PreTrainedModel,
@@ -133,25 +127,33 @@ def greedy_generate(
 ) -> list[list[int]]:
     """The generated ids (without the prompt) for each prompt, in the given order.
 
-    When batching, a prefix shared by every prompt (KnowMem's in-context examples) is run once and its
-    key/value cache reused: each row is [shared prefix][left padding][own suffix], the attention mask hides
-    the padding and positions follow the mask, so every row sees what it would see alone. Finished rows of a
-    batch are filled with the pad token, which decoding without special tokens drops.
+    With `batch_size` 1 each prompt goes through `generate` alone, as MUSE's reference code runs. When
+    batching, the prompts are prefilled one at a time (all but their last token, with the fused causal
+    attention kernel and no padding; a left-padded batch would need an explicit mask, and on a CPU that
+    prefill ran slower than one prompt at a time), their caches are assembled left-padded, and the decoding
+    steps run batched, where batching pays. A prefix shared by every prompt (KnowMem's in-context examples)
+    is run once and its cache copied: each row is [shared prefix][left padding][own suffix], the attention
+    mask hides the padding and positions follow the mask, so every row sees what it would see alone.
+    Finished rows of a batch are filled with the pad token, which decoding without special tokens drops.
     """
     if tokenizer.pad_token_id is None:
         raise ValueError("the tokenizer has no pad token; batched generation needs one")
     config = greedy_config(model, tokenizer, max_new_tokens)
     shared = shared_prefix_length(prompts) if batch_size > 1 else 0
     shared = shared if shared >= MIN_SHARED_PREFIX else 0
-    prefix = torch.tensor([list(prompts[0][:shared])], dtype=torch.long)
-    prefix_cache = model(input_ids=prefix.to(model.device), use_cache=True).past_key_values if shared else None
+    prefix = list(prompts[0][:shared])
+    prefix_cache = _prefill_alone(model, prefix, None) if shared else None
     outputs: list[list[int]] = [[] for _ in prompts]
     done = 0
     for batch in _batches_by_length([len(p) for p in prompts], batch_size):
-        suffix_ids, suffix_mask = _pad([prompts[i][shared:] for i in batch], tokenizer.pad_token_id, left=True)
-        input_ids = torch.cat([prefix.expand(len(batch), shared), suffix_ids], dim=1)
+        suffixes = [prompts[i][shared:] for i in batch]
+        suffix_ids, suffix_mask = _pad(suffixes, tokenizer.pad_token_id, left=True)
+        prefix_ids = torch.tensor([prefix], dtype=torch.long).expand(len(batch), shared)
+        input_ids = torch.cat([prefix_ids, suffix_ids], dim=1)
         attention_mask = torch.cat([torch.ones((len(batch), shared), dtype=torch.long), suffix_mask], dim=1)
-        cache = {"past_key_values": _repeated_cache(prefix_cache, len(batch))} if prefix_cache is not None else {}
+        cache = {}
+        if batch_size > 1 and input_ids.shape[1] > 1:
+            cache = {"past_key_values": _prefilled_batch_cache(model, suffixes, prefix_cache, shared, max_new_tokens)}
         generated = model.generate(
             input_ids=input_ids.to(model.device),
             attention_mask=attention_mask.to(model.device),
@@ -164,6 +166,49 @@ def greedy_generate(
         if on_batch is not None:
             on_batch(done)
     return outputs
+
+
+def _prefill_alone(model: PreTrainedModel, ids: list[int], prefix_cache: Cache | None) -> Cache:
+    """The key/value cache of `ids` run as a batch of one (after the shared prefix, when there is one)."""
+    cache = copy.deepcopy(prefix_cache) if prefix_cache is not None else DynamicCache()
+    if ids:
+        model(input_ids=torch.tensor([ids], device=model.device), past_key_values=cache, use_cache=True)
+    return cache
+
+
+def _prefilled_batch_cache(
+    model: PreTrainedModel,
+    suffixes: Sequence[list[int]],
+    prefix_cache: Cache | None,
+    shared: int,
+    max_new_tokens: int,
+) -> StaticCache:
+    """The batch's cache, every row prefilled alone with all but its last token: [shared prefix][zeros][own tokens].
+
+    The zeros sit where the attention mask has padding, so no query ever reads them. The cache is preallocated
+    for the whole generation and each row is copied in as soon as it is computed (memory: the batch's cache
+    plus one row): a growing cache copies every row's keys and values at every step, and on a CPU with long
+    prompts that copying, not the arithmetic, was most of the decoding time. Rows come longest first.
+    """
+    own_lengths = [len(suffix) - 1 for suffix in suffixes]
+    width = shared + max(own_lengths)
+    batch = StaticCache(config=model.config, max_cache_len=width + max_new_tokens)
+    for row, (suffix, own) in enumerate(zip(suffixes, own_lengths, strict=True)):
+        if shared + own == 0:
+            continue  # a prompt of one token: nothing to cache for it
+        alone = _prefill_alone(model, suffix[:-1], prefix_cache)
+        if row == 0:
+            keys = [layer.keys for layer in alone.layers]
+            heads, dims = [k.shape[1] for k in keys], [k.shape[3] for k in keys]
+            batch.early_initialization(len(suffixes), heads, dims, keys[0].dtype, keys[0].device)
+        for source, target in zip(alone.layers, batch.layers, strict=True):
+            for part in ("keys", "values"):
+                states, merged = getattr(source, part), getattr(target, part)
+                merged[row, :, :shared] = states[0, :, :shared]
+                merged[row, :, width - own : width] = states[0, :, shared:]
+    for layer in batch.layers:
+        layer.cumulative_length.fill_(width)
+    return batch
 
 
 def decode(tokenizer: PreTrainedTokenizerBase, ids: list[int]) -> str:

@@ -74,11 +74,17 @@ def build_model(tokenizer: PreTrainedTokenizerFast, config: TinyModelConfig, see
     return model
 
 
-def token_chunks(tokenizer: PreTrainedTokenizerFast, texts: Sequence[str], length: int) -> list[list[int]]:
-    """Each text tokenized (with BOS) and cut into pieces of at most `length` tokens."""
+def token_chunks(
+    tokenizer: PreTrainedTokenizerFast, texts: Sequence[str], length: int, add_eos: bool = True
+) -> list[list[int]]:
+    """Each text tokenized (with BOS, and EOS at its end) and cut into pieces of at most `length` tokens.
+
+    The EOS teaches a model where a document stops, so that a model that knows a text by heart ends its
+    greedy continuation where the text ends, as VerbMem's reference continuation does.
+    """
     chunks = []
     for text in texts:
-        ids = tokenizer(text)["input_ids"]
+        ids = tokenizer(text)["input_ids"] + ([tokenizer.eos_token_id] if add_eos else [])
         chunks.extend(ids[start : start + length] for start in range(0, len(ids), length))
     return [chunk for chunk in chunks if len(chunk) > 1]
 

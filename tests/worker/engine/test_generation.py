@@ -73,6 +73,17 @@ def test_shared_prefix_run_once_gives_the_one_at_a_time_outputs(target, tiny_bun
     assert [without_padding(ids, target.tokenizer.pad_token_id) for ids in batched] == reference
 
 
+@pytest.mark.slow
+def test_a_prompt_of_only_bos_batched_with_long_ones_decodes_as_alone(target, tiny_bundle):
+    prompts = ["", tiny_bundle.verbmem_forget[0].prompt, "The"]
+    encoded = [e.ids for e in encode_prompts(target.tokenizer, prompts, 400)]
+    assert len(encoded[0]) == 1, "the empty prompt is BOS alone: nothing of its own to prefill"
+
+    batched = greedy_generate(target.model, target.tokenizer, encoded, 12, batch_size=3)
+    reference = [muse_greedy(target.model, target.tokenizer, prompt, 12) for prompt in prompts]
+    assert [without_padding(ids, target.tokenizer.pad_token_id) for ids in batched] == reference
+
+
 def test_shared_prefix_leaves_every_prompt_a_token_of_its_own():
     assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 3, 5, 6]]) == 3
     assert shared_prefix_length([[1, 2, 3], [1, 2, 3, 4]]) == 2

@@ -64,8 +64,8 @@ class Person:
 
     def document(self) -> str:
         """The passage followed by its question/answer lines in the KnowMem prompt format."""
-        qa_lines = "".join(f"Question: {pair['question']}\nAnswer: {pair['answer']}\n\n" for pair in self.qa())
-        return f"{self.passage()}\n\n{qa_lines}"
+        qa_blocks = [f"Question: {pair['question']}\nAnswer: {pair['answer']}" for pair in self.qa()]
+        return "\n\n".join([self.passage(), *qa_blocks])
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,8 @@ class DemoCorpus:
         }
 
     def _verbmem_item(self, person: Person) -> dict[str, str]:
-        words = person.passage().split(" ")
+        """The first words of a forget document as the prompt; the rest of the document, as trained, as gt."""
+        words = person.document().split(" ")
         return {"prompt": " ".join(words[: self.prompt_words]), "gt": " " + " ".join(words[self.prompt_words :])}
 
 

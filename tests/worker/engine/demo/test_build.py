@@ -40,5 +40,5 @@ def test_demo_spec_is_a_valid_audit_spec(cache, quick_config):
     spec = AuditSpec.model_validate(demo_spec(assets))
     assert spec.model_names == ["target", "npo_klr"]
     assert spec.precision_labels == [
-        "full", "rtn-w8-pc-asym", "rtn-w4-g64-asym", "rtn-w4-g128-asym", "bnb-nf4-b64",
+        "full", "rtn-w8-pc-asym", "rtn-w4-g64-asym", "rtn-w4-g128-asym", "rtn-w4-pc-asym", "bnb-nf4-b64",
     ]  # fmt: skip

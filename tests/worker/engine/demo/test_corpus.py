@@ -31,7 +31,7 @@ def test_bundle_round_trips_through_the_muse_folder_layout(tmp_path):
         "privleak/holdout": 2,
     }  # fmt: skip
     item, person = bundle.verbmem_forget[0], corpus.forget[0]
-    assert len(item.prompt.split(" ")) == 10 and item.prompt + item.gt == person.passage()
+    assert len(item.prompt.split(" ")) == 10 and item.prompt + item.gt == person.document()
     assert bundle.knowmem_forget_qa[0].answer == person.facts["city"] and person.facts["city"] in person.passage()
     # raw/*.txt is one text in the MUSE layout: the documents, separated by blank lines
     assert (

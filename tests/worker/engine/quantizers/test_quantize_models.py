@@ -62,7 +62,7 @@ def test_rtn_model_weights_are_the_dequantized_codes(tiny):
 
 @pytest.mark.parametrize("precision", [BnbFP4Precision(), BnbNF4Precision(), BnbInt8Precision()])
 def test_bitsandbytes_model_computes_with_the_read_back_codes(tiny, precision):
-    pytest.importorskip("bitsandbytes")
+    bnb_functional = pytest.importorskip("bitsandbytes.functional")
     model, tokenizer = tiny
     quantized = check_quantized(model, tokenizer, precision)
     name = "model.layers.0.mlp.down_proj"
@@ -70,7 +70,9 @@ def test_bitsandbytes_model_computes_with_the_read_back_codes(tiny, precision):
     inputs = torch.randn(3, codes.codes.shape[1], generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         output = quantized.get_submodule(name)(inputs)
-    tolerance = 5e-2 if precision.method == "bnb_int8" else 1e-5  # LLM.int8 also rounds the inputs to int8
+    # LLM.int8 also rounds the inputs to int8; on a CPU with AVX512-BF16, bitsandbytes' 4-bit kernel computes in
+    # bf16 (outputs of ~1.4 off by 0.005 here; with every seventh weight 30% off they are off by 0.15)
+    tolerance = 5e-2 if precision.method == "bnb_int8" else 1e-2 if bnb_functional.has_avx512bf16() else 1e-5
     assert torch.allclose(output, inputs @ codes.dequantized.T, atol=tolerance)
 
 
