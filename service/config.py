@@ -39,6 +39,9 @@ class Settings(BaseSettings):
         12 * 3600, ge=1, description="an unacknowledged task is redelivered after this; longer than the longest run"
     )
     progress_interval_s: float = Field(1.0, ge=0.0, description="at most one progress write per run per interval")
+    resend_interval_s: float = Field(
+        30.0, ge=0.0, description="how often the API re-sends runs stored while the broker was down (0: never)"
+    )
 
     @model_validator(mode="after")
     def _defaults_under_data_dir(self) -> "Settings":

@@ -1,5 +1,8 @@
 """The app factory: routers, error handlers that name the field and the reason, health, the dashboard."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -8,6 +11,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.audits.endpoints import router as audits_router
+from service.audits.resend import ResendLoop
 from service.config import Settings, get_settings
 from service.corpora.endpoints import router as corpora_router
 from service.dashboard.mount import STATIC_DIR, mount_dashboard
@@ -21,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="unlearn-audit",
         version="1",
         description="Audits LLM unlearning at every precision a model may be run at (full, 8-bit, 4-bit).",
+        lifespan=_resending_unsent_runs,
     )
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
@@ -31,6 +36,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if STATIC_DIR.is_dir():
         mount_dashboard(app)  # last: a mount at `/` matches every path
     return app
+
+
+@asynccontextmanager
+async def _resending_unsent_runs(app: FastAPI) -> AsyncIterator[None]:
+    """While the app serves, runs stored while the broker was down are sent when it answers again."""
+    settings: Settings = app.state.settings
+    if not settings.resend_interval_s:
+        yield
+        return
+    loop = ResendLoop(settings.sqlalchemy_url, str(settings.broker_url), settings.resend_interval_s)
+    loop.start()
+    try:
+        yield
+    finally:
+        loop.stop()
 
 
 def add_error_handlers(app: FastAPI) -> None:

@@ -1,17 +1,21 @@
 """Sending work to the workers by task name (the service never imports `worker`), after the commit.
 
 `enqueue_after_commit` parks a message on the session; it is sent only once the session's transaction has
-committed, so that a worker never receives the id of a row that was rolled back.
+committed, so that a worker never receives the id of a row that was rolled back. When the broker cannot be
+reached, what was committed stays committed: the runs whose messages were not sent are marked with
+UNSENT_STAGE (the API shows it) and `service.audits.resend` sends them once the broker answers again.
 """
 
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
 from celery import Celery
-from sqlalchemy import event
+from sqlalchemy import Engine, event, update
 from sqlalchemy.orm import Session
 
 from service.config import CPU_QUEUE, GPU_QUEUE
+from service.models import Run
 
 EVALUATE_TASK = "unlearn_audit.evaluate_run"
 COLLISION_TASK = "unlearn_audit.collision_run"
@@ -20,7 +24,9 @@ SUMMARY_TASK = "unlearn_audit.summarize_audit"
 
 QUEUE_BY_RUN_KIND = {"evaluate": GPU_QUEUE, "unlearn": GPU_QUEUE, "collision": CPU_QUEUE}
 TASK_BY_RUN_KIND = {"evaluate": EVALUATE_TASK, "unlearn": UNLEARN_TASK, "collision": COLLISION_TASK}
+UNSENT_STAGE = "not sent yet: the queue did not answer"
 _OUTBOX = "task_outbox"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,10 +54,25 @@ def send_now(broker_url: str, message: Message) -> None:
     sender_app(broker_url).send_task(message.task, args=message.args, queue=message.queue)
 
 
+def mark_unsent(engine: Engine, run_ids: list[str]) -> None:
+    """Flag queued runs whose message could not be published, for the resend loop."""
+    with Session(engine) as session, session.begin():
+        session.execute(update(Run).where(Run.id.in_(run_ids), Run.status == "queued").values(stage=UNSENT_STAGE))
+
+
 @event.listens_for(Session, "after_commit")
 def _send_outbox(session: Session) -> None:
-    for broker_url, message in session.info.pop(_OUTBOX, []):
-        send_now(broker_url, message)
+    outbox = session.info.pop(_OUTBOX, [])
+    for position, (broker_url, message) in enumerate(outbox):
+        try:
+            send_now(broker_url, message)
+        except Exception as error:  # whatever the transport raises: the stored work must not be lost with it
+            unsent = [m for _, m in outbox[position:]]
+            logger.warning("the broker did not take %d message(s), kept for resending: %s", len(unsent), error)
+            run_ids = [m.args[0] for m in unsent if m.task in TASK_BY_RUN_KIND.values()]
+            if run_ids:
+                mark_unsent(session.get_bind(), run_ids)
+            return
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -1,0 +1,70 @@
+"""Sending the runs that were stored while the broker did not answer, once it answers again.
+
+Each run is taken by a conditional update before its message goes out, so that two API processes never
+send the same run twice (a second message for a running run would start it over on another worker).
+"""
+
+import logging
+import threading
+
+from sqlalchemy import select, update
+
+from service.db import session_scope
+from service.models import Run
+from service.queue import UNSENT_STAGE, run_message, send_now
+
+logger = logging.getLogger(__name__)
+
+
+def resend_unsent_runs(database_url: str, broker_url: str) -> int:
+    """Send every unsent queued run; stops at the first failure (the broker is still down). Returns how many went."""
+    with session_scope(database_url) as session:
+        unsent = session.execute(select(Run.id, Run.kind).where(Run.status == "queued", Run.stage == UNSENT_STAGE))
+        pending = [(run_id, kind) for run_id, kind in unsent]
+    sent = 0
+    for run_id, kind in pending:
+        if not _take(database_url, run_id):
+            continue  # sent by another process, or cancelled, meanwhile
+        try:
+            send_now(broker_url, run_message(run_id, kind))
+        except Exception as error:  # the broker is still down: put the run back for the next round
+            _set_stage(database_url, run_id, UNSENT_STAGE)
+            logger.warning("resending queued runs: the broker still does not answer: %s", error)
+            break
+        sent += 1
+    return sent
+
+
+def _take(database_url: str, run_id: str) -> bool:
+    return _set_stage(database_url, run_id, None, only_if=UNSENT_STAGE)
+
+
+def _set_stage(database_url: str, run_id: str, stage: str | None, only_if: str | None = None) -> bool:
+    with session_scope(database_url) as session:
+        statement = update(Run).where(Run.id == run_id, Run.status == "queued").values(stage=stage)
+        if only_if is not None:
+            statement = statement.where(Run.stage == only_if)
+        return session.execute(statement).rowcount == 1
+
+
+class ResendLoop:
+    """A daemon thread that calls `resend_unsent_runs` every `interval_s` seconds until stopped."""
+
+    def __init__(self, database_url: str, broker_url: str, interval_s: float):
+        self.database_url, self.broker_url, self.interval_s = database_url, broker_url, interval_s
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="resend-unsent-runs", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.interval_s):
+            try:
+                resend_unsent_runs(self.database_url, self.broker_url)
+            except Exception:  # a database hiccup must not end the loop; the next round tries again
+                logger.exception("resending queued runs failed")
