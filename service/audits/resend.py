@@ -1,17 +1,25 @@
-"""Sending the runs that were stored while the broker did not answer, once it answers again.
+"""Sending what was stored while the broker did not answer, once it answers again.
 
 Each run is taken by a conditional update before its message goes out, so that two API processes never
-send the same run twice (a second message for a running run would start it over on another worker).
+send the same run twice (a second message for a running run would start it over on another worker). An
+audit whose runs are all finished but which was never summarised (its summary message was lost) gets its
+summary task again; that task does nothing for an audit that is already summarised.
 """
 
 import logging
 import threading
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from service.config import CPU_QUEUE
 from service.db import session_scope
-from service.models import Run
-from service.queue import UNSENT_STAGE, run_message, send_now
+from service.models import Audit, Run
+from service.models.base import utc_now
+from service.models.run import FINISHED_RUN_STATUSES
+from service.queue import SUMMARY_TASK, UNSENT_STAGE, Message, run_message, send_now
+
+SUMMARY_GRACE_S = 60.0  # a summary message normally runs within seconds of the last run
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +43,22 @@ def resend_unsent_runs(database_url: str, broker_url: str) -> int:
     return sent
 
 
+def resend_missing_summaries(database_url: str, broker_url: str, grace_s: float = SUMMARY_GRACE_S) -> int:
+    """Send the summary task of every open audit whose runs all finished more than `grace_s` ago."""
+    unfinished = select(Run.id).where(Run.audit_id == Audit.id, Run.status.not_in(FINISHED_RUN_STATUSES))
+    last_finish = select(func.max(Run.finished_at)).where(Run.audit_id == Audit.id).scalar_subquery()
+    query = select(Audit.id).where(
+        Audit.status.in_(("queued", "running")),
+        ~unfinished.exists(),
+        last_finish < utc_now() - timedelta(seconds=grace_s),
+    )
+    with session_scope(database_url) as session:
+        audit_ids = list(session.scalars(query))
+    for audit_id in audit_ids:
+        send_now(broker_url, Message(SUMMARY_TASK, (audit_id,), CPU_QUEUE))
+    return len(audit_ids)
+
+
 def _take(database_url: str, run_id: str) -> bool:
     return _set_stage(database_url, run_id, None, only_if=UNSENT_STAGE)
 
@@ -48,7 +72,7 @@ def _set_stage(database_url: str, run_id: str, stage: str | None, only_if: str |
 
 
 class ResendLoop:
-    """A daemon thread that calls `resend_unsent_runs` every `interval_s` seconds until stopped."""
+    """A daemon thread that resends unsent runs and lost summaries every `interval_s` seconds until stopped."""
 
     def __init__(self, database_url: str, broker_url: str, interval_s: float):
         self.database_url, self.broker_url, self.interval_s = database_url, broker_url, interval_s
@@ -66,5 +90,6 @@ class ResendLoop:
         while not self._stopped.wait(self.interval_s):
             try:
                 resend_unsent_runs(self.database_url, self.broker_url)
-            except Exception:  # a database hiccup must not end the loop; the next round tries again
-                logger.exception("resending queued runs failed")
+                resend_missing_summaries(self.database_url, self.broker_url)
+            except Exception:  # a database or broker hiccup must not end the loop; the next round tries again
+                logger.exception("resending stored work failed")

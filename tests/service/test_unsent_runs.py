@@ -1,13 +1,18 @@
 """A broker that does not answer loses nothing: the audit is stored, its runs are marked, and they are sent
-once the broker answers again (by the API process itself), each exactly once."""
+once the broker answers again (by the API process itself), each exactly once; a lost summary is sent again."""
 
 import time
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
-from service.audits.resend import resend_unsent_runs
+from service.audits.resend import resend_missing_summaries, resend_unsent_runs
+from service.db import session_scope
 from service.main import create_app
-from service.queue import UNSENT_STAGE
+from service.models import Run
+from service.models.base import utc_now
+from service.queue import SUMMARY_TASK, UNSENT_STAGE
 from tests.service.test_audits_api import queued_messages, spec_for
 
 DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -54,3 +59,24 @@ def test_the_api_sends_them_by_itself_once_the_broker_answers(settings, auth, mo
             time.sleep(0.2)
     assert {(run["status"], run["stage"]) for run in runs} == {("queued", None)}
     assert {run["id"] for run in audit["runs"]} <= set(sent_run_ids(settings.broker_url))
+
+
+def finish_every_run(database_url: str, audit_id: str, seconds_ago: float) -> None:
+    with session_scope(database_url) as session:
+        finished = utc_now() - timedelta(seconds=seconds_ago)
+        session.execute(update(Run).where(Run.audit_id == audit_id).values(status="succeeded", finished_at=finished))
+
+
+def test_a_lost_summary_is_sent_again_after_a_grace_period(client, auth, settings, model_root, database_url):
+    audit_ids = []
+    for seconds_ago in (300, 5):
+        response = client.post("/v1/audits", json=spec_for(model_root), headers=auth)
+        audit_ids.append(response.json()["id"])
+        finish_every_run(database_url, audit_ids[-1], seconds_ago)
+    for queue in ("gpu", "cpu"):
+        queued_messages(settings.broker_url, queue)  # drained: the runs' own messages
+
+    resend_missing_summaries(database_url, settings.broker_url, grace_s=60)
+    summaries = [(task, args[0]) for task, args in queued_messages(settings.broker_url, "cpu")]
+    assert (SUMMARY_TASK, audit_ids[0]) in summaries  # finished long ago and never summarised
+    assert (SUMMARY_TASK, audit_ids[1]) not in summaries  # its summary may still be on its way
