@@ -93,7 +93,12 @@ def _pad(sequences: Sequence[list[int]], pad_token_id: int, left: bool) -> tuple
 
 
 def greedy_config(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, max_new_tokens: int) -> GenerationConfig:
-    """Plain greedy decoding that stops at the model's EOS; sampling settings of the checkpoint are ignored."""
+    """Plain greedy decoding that stops at the model's EOS; sampling settings of the checkpoint are ignored.
+
+    Never compiled: on a GPU, transformers compiles the forward pass when it sees a static cache, and every
+    batch's cache has its own length (a recompilation each time), and compiled kernels may round differently
+    from the one-at-a-time reference.
+    """
     eos_token_id = model.generation_config.eos_token_id
     return GenerationConfig(
         max_new_tokens=max_new_tokens,
@@ -102,6 +107,7 @@ def greedy_config(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, ma
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=eos_token_id if eos_token_id is not None else tokenizer.eos_token_id,
         bos_token_id=tokenizer.bos_token_id,
+        disable_compile=True,
     )
 
 
