@@ -14,7 +14,7 @@ visible.
 
 Codes for bucket collision are approximate: the real codes depend on the calibration data and the order
 of rounding (GPTQ) or the activation-aware scales (AWQ), so `weight_codes` gives the RTN codes of the
-weight on the method's grid.
+weight on the method's grid, with compressed-tensors' symmetric step (absmax / 7.5 at 4 bits).
 """
 
 import contextlib
@@ -60,7 +60,8 @@ class _CalibratedQuantizer(Quantizer[GPTQPrecision | AWQPrecision]):
         return quantized
 
     def weight_codes(self, weight: torch.Tensor) -> WeightCodes:
-        return rtn_weight_codes(weight, self.config.bits, self.config.group_size, self.config.symmetric)
+        config = self.config
+        return rtn_weight_codes(weight, config.bits, config.group_size, config.symmetric, half_range_scale=True)
 
     @abstractmethod
     def modifier(self) -> object:

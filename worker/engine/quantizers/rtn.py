@@ -61,8 +61,14 @@ def code_range(bits: int, symmetric: bool) -> tuple[int, int]:
     return 0, 2**bits - 1
 
 
-def rtn_grid(weight: torch.Tensor, bits: int, group_size: int | None, symmetric: bool) -> RTNGrid:
-    """Codes, steps and zero points of a 2-D weight on the RTN grid (group_size None = per output channel)."""
+def rtn_grid(
+    weight: torch.Tensor, bits: int, group_size: int | None, symmetric: bool, half_range_scale: bool = False
+) -> RTNGrid:
+    """Codes, steps and zero points of a 2-D weight on the RTN grid (group_size None = per output channel).
+
+    A symmetric step is absmax / (2^(bits-1) - 1), or with `half_range_scale` absmax / ((2^bits - 1) / 2),
+    as compressed-tensors (llm-compressor's GPTQ and AWQ) computes it: 7.5 rather than 7 at 4 bits.
+    """
     if weight.dim() != 2:
         raise ValueError(f"RTN expects a 2-D weight [out_features, in_features], got shape {tuple(weight.shape)}")
     if not 2 <= bits <= 8:
@@ -76,7 +82,7 @@ def rtn_grid(weight: torch.Tensor, bits: int, group_size: int | None, symmetric:
     groups = padded.view(out_features, n_groups, size)
     low, high = code_range(bits, symmetric)
     if symmetric:
-        scales = groups.abs().amax(dim=2) / high
+        scales = groups.abs().amax(dim=2) / ((high - low) / 2 if half_range_scale else high)
         zero_points = torch.zeros_like(scales, dtype=torch.int32)
     else:
         minimum = groups.amin(dim=2).clamp(max=0)
@@ -90,8 +96,10 @@ def rtn_grid(weight: torch.Tensor, bits: int, group_size: int | None, symmetric:
     return RTNGrid(codes.contiguous(), scales, zero_points, size)
 
 
-def rtn_weight_codes(weight: torch.Tensor, bits: int, group_size: int | None, symmetric: bool) -> WeightCodes:
-    grid = rtn_grid(weight, bits, group_size, symmetric)
+def rtn_weight_codes(
+    weight: torch.Tensor, bits: int, group_size: int | None, symmetric: bool, half_range_scale: bool = False
+) -> WeightCodes:
+    grid = rtn_grid(weight, bits, group_size, symmetric, half_range_scale)
     return WeightCodes(
         codes=grid.codes,
         scales=grid.scales,

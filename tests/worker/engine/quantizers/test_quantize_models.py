@@ -86,6 +86,9 @@ def test_gptq_quantizes_with_calibration_texts(tiny):
     scale = quantized.model.layers[0].self_attn.q_proj.weight_scale  # one step per group of 32 inputs
     steps = (weight.reshape(weight.shape[0], -1, 32) / scale.unsqueeze(-1)).detach()
     assert torch.allclose(steps, steps.round(), atol=1e-3)  # every weight sits on its group's grid
+    # the collision codes use the same grid: compressed-tensors' symmetric step, absmax / 7.5 at 4 bits
+    codes = get_quantizer(precision).weight_codes(model.model.layers[0].self_attn.q_proj.weight)
+    assert torch.allclose(codes.scales, scale.detach().float(), rtol=1e-6)
 
 
 @pytest.mark.slow
