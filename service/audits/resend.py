@@ -3,21 +3,23 @@
 Each run is taken by a conditional update before its message goes out, so that two API processes never
 send the same run twice (a second message for a running run would start it over on another worker). An
 audit whose runs are all finished but which was never summarised (its summary message was lost) gets its
-summary task again; that task does nothing for an audit that is already summarised.
+summary task again, once per API process (the task does nothing for an audit that is already summarised,
+and a broker with no CPU worker listening would otherwise collect one more every round).
 """
 
 import logging
 import threading
+from collections.abc import Collection
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
 from service.config import CPU_QUEUE
-from service.db import session_scope
+from service.db import engine_for, session_scope
 from service.models import Audit, Run
 from service.models.base import utc_now
 from service.models.run import FINISHED_RUN_STATUSES
-from service.queue import SUMMARY_TASK, UNSENT_STAGE, Message, run_message, send_now
+from service.queue import SUMMARY_TASK, UNSENT_STAGE, Message, mark_unsent, run_message, send_now
 
 SUMMARY_GRACE_S = 60.0  # a summary message normally runs within seconds of the last run
 
@@ -36,15 +38,18 @@ def resend_unsent_runs(database_url: str, broker_url: str) -> int:
         try:
             send_now(broker_url, run_message(run_id, kind))
         except Exception as error:  # the broker is still down: put the run back for the next round
-            _set_stage(database_url, run_id, UNSENT_STAGE)
+            mark_unsent(engine_for(database_url), [run_id])
             logger.warning("resending queued runs: the broker still does not answer: %s", error)
             break
         sent += 1
     return sent
 
 
-def resend_missing_summaries(database_url: str, broker_url: str, grace_s: float = SUMMARY_GRACE_S) -> int:
-    """Send the summary task of every open audit whose runs all finished more than `grace_s` ago."""
+def resend_missing_summaries(
+    database_url: str, broker_url: str, grace_s: float = SUMMARY_GRACE_S, skip: Collection[str] = ()
+) -> list[str]:
+    """Send the summary task of every open audit whose runs all finished more than `grace_s` ago, but those
+    in `skip`; returns the ids of the audits whose summary was sent."""
     unfinished = select(Run.id).where(Run.audit_id == Audit.id, Run.status.not_in(FINISHED_RUN_STATUSES))
     last_finish = select(func.max(Run.finished_at)).where(Run.audit_id == Audit.id).scalar_subquery()
     query = select(Audit.id).where(
@@ -53,21 +58,18 @@ def resend_missing_summaries(database_url: str, broker_url: str, grace_s: float 
         last_finish < utc_now() - timedelta(seconds=grace_s),
     )
     with session_scope(database_url) as session:
-        audit_ids = list(session.scalars(query))
+        audit_ids = [audit_id for audit_id in session.scalars(query) if audit_id not in skip]
     for audit_id in audit_ids:
         send_now(broker_url, Message(SUMMARY_TASK, (audit_id,), CPU_QUEUE))
-    return len(audit_ids)
+    return audit_ids
 
 
 def _take(database_url: str, run_id: str) -> bool:
-    return _set_stage(database_url, run_id, None, only_if=UNSENT_STAGE)
-
-
-def _set_stage(database_url: str, run_id: str, stage: str | None, only_if: str | None = None) -> bool:
+    """Clear the run's unsent mark; False when another process took it first (or it is no longer queued)."""
     with session_scope(database_url) as session:
-        statement = update(Run).where(Run.id == run_id, Run.status == "queued").values(stage=stage)
-        if only_if is not None:
-            statement = statement.where(Run.stage == only_if)
+        statement = (
+            update(Run).where(Run.id == run_id, Run.status == "queued", Run.stage == UNSENT_STAGE).values(stage=None)
+        )
         return session.execute(statement).rowcount == 1
 
 
@@ -77,6 +79,7 @@ class ResendLoop:
     def __init__(self, database_url: str, broker_url: str, interval_s: float):
         self.database_url, self.broker_url, self.interval_s = database_url, broker_url, interval_s
         self._stopped = threading.Event()
+        self._summaries_sent: set[str] = set()  # once per audit and process: no pile-up while workers are away
         self._thread = threading.Thread(target=self._run, name="resend-unsent-runs", daemon=True)
 
     def start(self) -> None:
@@ -90,6 +93,7 @@ class ResendLoop:
         while not self._stopped.wait(self.interval_s):
             try:
                 resend_unsent_runs(self.database_url, self.broker_url)
-                resend_missing_summaries(self.database_url, self.broker_url)
+                sent = resend_missing_summaries(self.database_url, self.broker_url, skip=self._summaries_sent)
+                self._summaries_sent.update(sent)
             except Exception:  # a database or broker hiccup must not end the loop; the next round tries again
                 logger.exception("resending stored work failed")

@@ -76,7 +76,8 @@ def test_a_lost_summary_is_sent_again_after_a_grace_period(client, auth, setting
     for queue in ("gpu", "cpu"):
         queued_messages(settings.broker_url, queue)  # drained: the runs' own messages
 
-    resend_missing_summaries(database_url, settings.broker_url, grace_s=60)
+    sent = resend_missing_summaries(database_url, settings.broker_url, grace_s=60)
     summaries = [(task, args[0]) for task, args in queued_messages(settings.broker_url, "cpu")]
     assert (SUMMARY_TASK, audit_ids[0]) in summaries  # finished long ago and never summarised
     assert (SUMMARY_TASK, audit_ids[1]) not in summaries  # its summary may still be on its way
+    assert audit_ids[0] in sent and not resend_missing_summaries(database_url, settings.broker_url, 60, skip=sent)

@@ -6,7 +6,6 @@ mask), and results come back in the caller's order. On a trained model the greed
 one-at-a-time decoding; log-probabilities equal them up to float rounding.
 """
 
-import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -148,7 +147,7 @@ def greedy_generate(
     shared = shared_prefix_length(prompts) if batch_size > 1 else 0
     shared = shared if shared >= MIN_SHARED_PREFIX else 0
     prefix = list(prompts[0][:shared])
-    prefix_cache = _prefill_alone(model, prefix, None) if shared else None
+    prefix_cache = _prefill_alone(model, prefix, DynamicCache()) if shared else None
     outputs: list[list[int]] = [[] for _ in prompts]
     done = 0
     for batch in _batches_by_length([len(p) for p in prompts], batch_size):
@@ -174,9 +173,8 @@ def greedy_generate(
     return outputs
 
 
-def _prefill_alone(model: PreTrainedModel, ids: list[int], prefix_cache: Cache | None) -> Cache:
-    """The key/value cache of `ids` run as a batch of one (after the shared prefix, when there is one)."""
-    cache = copy.deepcopy(prefix_cache) if prefix_cache is not None else DynamicCache()
+def _prefill_alone(model: PreTrainedModel, ids: list[int], cache: Cache) -> Cache:
+    """`cache` extended in place by the keys and values of `ids`, run as a batch of one."""
     if ids:
         model(input_ids=torch.tensor([ids], device=model.device), past_key_values=cache, use_cache=True)
     return cache
@@ -191,7 +189,8 @@ def _prefilled_batch_cache(
 ) -> StaticCache:
     """The batch's cache, every row prefilled alone with all but its last token: [shared prefix][zeros][own tokens].
 
-    The zeros sit where the attention mask has padding, so no query ever reads them. The cache is preallocated
+    The zeros sit where the attention mask has padding, so no query ever reads them. Rows extend the shared
+    prefix's cache in turn and it is cut back after each (no copy of the prefix per row). The cache is preallocated
     for the whole generation and each row is copied in as soon as it is computed (memory: the batch's cache
     plus one row): a growing cache copies every row's keys and values at every step, and on a CPU with long
     prompts that copying, not the arithmetic, was most of the decoding time. Rows come longest first.
@@ -202,7 +201,7 @@ def _prefilled_batch_cache(
     for row, (suffix, own) in enumerate(zip(suffixes, own_lengths, strict=True)):
         if shared + own == 0:
             continue  # a prompt of one token: nothing to cache for it
-        alone = _prefill_alone(model, suffix[:-1], prefix_cache)
+        alone = _prefill_alone(model, suffix[:-1], prefix_cache if prefix_cache is not None else DynamicCache())
         if row == 0:
             keys = [layer.keys for layer in alone.layers]
             heads, dims = [k.shape[1] for k in keys], [k.shape[3] for k in keys]
@@ -212,6 +211,8 @@ def _prefilled_batch_cache(
                 states, merged = getattr(source, part), getattr(target, part)
                 merged[row, :, :shared] = states[0, :, :shared]
                 merged[row, :, width - own : width] = states[0, :, shared:]
+        if prefix_cache is not None and own:
+            prefix_cache.crop(-own)  # back to the shared prefix alone, for the next row
     for layer in batch.layers:
         layer.cumulative_length.fill_(width)
     return batch
