@@ -2,6 +2,7 @@
 results are served; a second test kills the worker mid-run and checks that a new one completes the audit with
 every result present exactly once."""
 
+import os
 import uuid
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from tests.service.databases import fresh_database
 from tests.service.servers import kill, running_api, start_worker, wait_for, wait_for_audit
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
-REDIS_URL = "redis://127.0.0.1:6379/11"
+# a Redis database of its own (flushed per test); a second checkout testing at the same time sets another
+REDIS_URL = os.environ.get("UNLEARN_AUDIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 
 
 @pytest.fixture
