@@ -13,7 +13,7 @@ from service.specs.precision import (
     GPTQPrecision,
     RTNPrecision,
 )
-from worker.engine.quantizers import get_quantizer, quantizable_linear_names
+from worker.engine.quantizers import IncompleteQuantization, get_quantizer, linear_layers
 from worker.engine.quantizers.calibrated import GPTQQuantizer
 
 PROMPT = "Arlo Venn was born in"
@@ -32,8 +32,11 @@ def tiny(tiny_target_dir):
 
 def check_quantized(model, tokenizer, precision, calibration=None):
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
-    quantized = get_quantizer(precision).quantize(model, tokenizer, calibration)
+    quantized, record = get_quantizer(precision).quantize(model, tokenizer, calibration)
     assert quantized is not model
+    layers = linear_layers(model)
+    assert record.modules == len(layers) == 14  # 2 layers x (q, k, v, o, gate, up, down)
+    assert record.weights == sum(module.weight.numel() for module in layers.values())
     assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
     inputs = tokenizer(PROMPT, return_tensors="pt")
     with torch.no_grad():
@@ -48,14 +51,14 @@ def check_quantized(model, tokenizer, precision, calibration=None):
 
 def test_full_returns_the_model_itself(tiny):
     model, tokenizer = tiny
-    assert get_quantizer(FullPrecision()).quantize(model, tokenizer) is model
+    assert get_quantizer(FullPrecision()).quantize(model, tokenizer) == (model, None)
 
 
 def test_rtn_model_weights_are_the_dequantized_codes(tiny):
     model, tokenizer = tiny
     precision = RTNPrecision(bits=4, group_size=32)
     quantized = check_quantized(model, tokenizer, precision)
-    for name in quantizable_linear_names(model):
+    for name in linear_layers(model):
         expected = get_quantizer(precision).weight_codes(model.get_submodule(name).weight).dequantized
         assert torch.equal(quantized.get_submodule(name).weight, expected)
 

@@ -5,7 +5,7 @@ import importlib.util
 import pytest
 
 from service.specs.precision import PRECISION_METHODS, BnbNF4Precision, GPTQPrecision, RTNPrecision
-from worker.engine.quantizers import QUANTIZERS, QuantizerUnavailable, get_quantizer, is_quantized_weight
+from worker.engine.quantizers import QUANTIZERS, QuantizerUnavailable, get_quantizer
 from worker.engine.registry import UnknownNameError
 
 
@@ -41,19 +41,3 @@ def test_missing_package_says_what_to_install(monkeypatch, precision, package):
 def test_rtn_needs_no_extra_package(monkeypatch):
     hide_package(monkeypatch, "bitsandbytes")
     get_quantizer(RTNPrecision()).check_environment()
-
-
-@pytest.mark.parametrize(
-    ("name", "shape", "quantized"),
-    [
-        ("model.layers.0.self_attn.q_proj.weight", (64, 64), True),
-        ("model.layers.0.mlp.down_proj.weight", (64, 128), True),
-        ("model.layers.0.self_attn.q_proj.bias", (64,), False),
-        ("model.layers.0.input_layernorm.weight", (64,), False),
-        ("model.embed_tokens.weight", (400, 64), False),
-        ("transformer.wte.weight", (400, 64), False),
-        ("lm_head.weight", (400, 64), False),
-    ],
-)
-def test_which_checkpoint_tensors_are_quantized(name, shape, quantized):
-    assert is_quantized_weight(name, shape) is quantized
