@@ -18,7 +18,7 @@ from service.audits.schemas import (
     RunOut,
     StageProgress,
 )
-from service.audits.sources import source_problems
+from service.audits.sources import architecture_problems, source_problems
 from service.config import Settings
 from service.corpora import repository as corpora_repository
 from service.corpora import service as corpora_service
@@ -63,6 +63,8 @@ def submit(
 
 def check_submission(spec: AuditSpec, settings: Settings) -> None:
     problems = source_problems(spec, settings)
+    if not problems:  # only folders under the allowed roots are read
+        problems = architecture_problems(spec)
     if spec.reference is not None and spec.reference.model is not None and spec.reference.auc is None:
         problems.append(
             (("reference", "auc"), "the service needs the reference model's PrivLeak AUC; measure it with the CLI")

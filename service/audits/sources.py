@@ -1,10 +1,12 @@
 """Where models may come from: hub ids of allowed organisations, or folders under allowed local roots."""
 
+import json
 import os
 import re
 from pathlib import Path
 
 from service.config import Settings
+from service.specs.architectures import architecture_refusal
 from service.specs.audit import AuditSpec
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -40,4 +42,36 @@ def source_problems(spec: AuditSpec, settings: Settings) -> list[tuple[tuple[str
         problem = source_problem(source, settings)
         if problem:
             problems.append((location, f"model source '{source}': {problem}"))
+    return problems
+
+
+def local_model_type(source: str) -> str | None:
+    """The `model_type` of a local model folder's config.json; None for hub ids and unreadable configs.
+
+    An unreadable config is not refused here: the worker names that problem when it loads the model.
+    """
+    if not source.startswith("/"):
+        return None
+    try:
+        model_type = json.loads((Path(source) / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return model_type if isinstance(model_type, str) else None
+
+
+def architecture_problems(spec: AuditSpec) -> list[tuple[tuple[str | int, ...], str]]:
+    """Precisions whose quantizer cannot take the architecture of a local model of the spec.
+
+    Hub models are checked by the worker, which refuses the variant with the same reason.
+    """
+    sources = [("target", spec.target.model)] + [(entry.name, entry.model) for entry in spec.unlearned]
+    problems = []
+    for name, source in sources:
+        model_type = local_model_type(source)
+        if model_type is None:
+            continue
+        for index, precision in enumerate(spec.precisions):
+            refusal = architecture_refusal(precision.method, model_type)
+            if refusal:
+                problems.append((("precisions", index, "method"), f"model '{name}' ({source}): {refusal}"))
     return problems

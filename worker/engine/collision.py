@@ -26,7 +26,7 @@ from io import BufferedReader
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel
 
 from service.specs.precision import PrecisionConfig
 from service.specs.report import CollisionResult
@@ -137,14 +137,18 @@ class QuantizedTensor:
     transposed: bool  # stored [in_features, out_features] (Conv1D)
 
 
-def quantized_tensors(folder: Path, stored: set[str]) -> list[QuantizedTensor]:
-    """The checkpoint tensors of the layers the quantizers quantize, found on the config's model (meta device)."""
+def meta_model(folder: Path) -> PreTrainedModel:
+    """The model that the checkpoint's config.json describes, on the meta device (no memory, no weights)."""
     try:
         config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
         with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(config, trust_remote_code=False)
+            return AutoModelForCausalLM.from_config(config, trust_remote_code=False)
     except (OSError, ValueError, KeyError) as error:
         raise CheckpointError(f"{folder}: cannot build the model of its config.json ({error})") from None
+
+
+def quantized_tensors(model: PreTrainedModel, folder: Path, stored: set[str]) -> list[QuantizedTensor]:
+    """The checkpoint tensors of the layers the quantizers quantize, found on the checkpoint's meta model."""
     prefix = f"{model.base_model_prefix}."
     tensors = []
     for module_name, module in linear_layers(model).items():
@@ -157,7 +161,9 @@ def quantized_tensors(folder: Path, stored: set[str]) -> list[QuantizedTensor]:
     return tensors
 
 
-def matching_quantized_weights(target: CheckpointTensors, unlearned: CheckpointTensors) -> list[QuantizedTensor]:
+def matching_quantized_weights(
+    model: PreTrainedModel, target: CheckpointTensors, unlearned: CheckpointTensors
+) -> list[QuantizedTensor]:
     """The quantized weights, after checking that both checkpoints have the same tensors and shapes."""
     target_shapes, unlearned_shapes = target.shapes(), unlearned.shapes()
     only_one = sorted(set(target_shapes) ^ set(unlearned_shapes))
@@ -171,7 +177,7 @@ def matching_quantized_weights(target: CheckpointTensors, unlearned: CheckpointT
                 f"{unlearned.folder}: tensor '{name}' has shape {unlearned_shapes[name]}, "
                 f"the target's ({target.folder}) has {shape}"
             )
-    tensors = quantized_tensors(target.folder, set(target_shapes))
+    tensors = quantized_tensors(model, target.folder, set(target_shapes))
     if not tensors:
         raise CheckpointError(f"{target.folder}: no quantizable weight matrix found")
     return tensors
@@ -235,9 +241,11 @@ def bucket_collision(
         raise ValueError(f"bins must be between 1 and 200, got {bins}")
     quantizer = get_quantizer(precision)
     quantizer.check_environment()
+    model = meta_model(target_dir)
+    quantizer.check_architecture(model.config.model_type)
     tally = CollisionTally(bins=bins, counts=torch.zeros(bins + 1, dtype=torch.int64))
     with open_checkpoint(target_dir) as target, open_checkpoint(unlearned_dir) as unlearned:
-        for tensor in matching_quantized_weights(target, unlearned):
+        for tensor in matching_quantized_weights(model, target, unlearned):
             target_weight, unlearned_weight = target.tensor(tensor.name), unlearned.tensor(tensor.name)
             if tensor.transposed:
                 target_weight, unlearned_weight = target_weight.T, unlearned_weight.T

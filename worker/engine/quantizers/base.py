@@ -24,6 +24,7 @@ from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.pytorch_utils import Conv1D
 
+from service.specs.architectures import architecture_refusal
 from service.specs.report import QuantizedWeights
 
 OUTPUT_HEAD_NAMES = ("lm_head", "embed_out", "output")
@@ -36,6 +37,10 @@ PIP_NAMES = {"bitsandbytes": "bitsandbytes", "llmcompressor": "llmcompressor"}
 
 class QuantizerUnavailable(RuntimeError):
     """This machine cannot run the quantizer; the message says what is missing and how to fix it."""
+
+
+class UnsupportedArchitecture(ValueError):
+    """A quantizer refuses a model architecture (service.specs.architectures); the message says why."""
 
 
 class IncompleteQuantization(ValueError):
@@ -95,6 +100,12 @@ class Quantizer(ABC, Generic[ConfigT]):
         if self.requires_gpu and not torch.cuda.is_available():
             raise QuantizerUnavailable(f"quantizer '{self.method}' needs a CUDA GPU and none is visible here")
 
+    def check_architecture(self, model_type: str) -> None:
+        """Raise UnsupportedArchitecture before any work when this method cannot take `model_type`."""
+        refusal = architecture_refusal(self.method, model_type)
+        if refusal:
+            raise UnsupportedArchitecture(f"precision {self.config.label}: {refusal}")
+
     def quantize(
         self,
         model: PreTrainedModel,
@@ -107,6 +118,7 @@ class Quantizer(ABC, Generic[ConfigT]):
         them in full precision.
         """
         self.check_environment()
+        self.check_architecture(model.config.model_type)
         layers = linear_layers(model)
         if not layers:
             raise IncompleteQuantization(

@@ -160,8 +160,6 @@ def zero_code(table: torch.Tensor) -> int:
     return int(torch.nonzero(table == 0)[0])
 
 
-
-
 class BnbFP4Quantizer(_Bnb4bitQuantizer):
     method = "bnb_fp4"
     quant_type = "fp4"

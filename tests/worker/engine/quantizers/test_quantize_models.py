@@ -13,7 +13,7 @@ from service.specs.precision import (
     GPTQPrecision,
     RTNPrecision,
 )
-from worker.engine.quantizers import IncompleteQuantization, get_quantizer, linear_layers
+from worker.engine.quantizers import get_quantizer, linear_layers
 from worker.engine.quantizers.calibrated import GPTQQuantizer
 
 PROMPT = "Arlo Venn was born in"
