@@ -1,5 +1,8 @@
 """The text metrics (DESIGN 8.1-8.4) behind one registry, and `evaluate` that runs the requested ones."""
 
+import dataclasses
+
+import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.corpus import CorpusBundle
@@ -8,6 +11,7 @@ from worker.engine.metrics.base import EvalContext, Metric, MetricOutcome, skipp
 from worker.engine.metrics.knowmem import KnowMemForget, KnowMemRetain
 from worker.engine.metrics.privleak import PrivLeak
 from worker.engine.metrics.verbmem import VerbMem
+from worker.engine.models import batch_size_for
 from worker.engine.registry import Registry
 
 METRICS: Registry[type[Metric]] = Registry("metric")
@@ -22,6 +26,7 @@ def skip_reason(metric: str, corpus: CorpusBundle) -> str | None:
     return f"the bundle has no {' or '.join(missing)}" if missing else None
 
 
+@torch.inference_mode()
 def evaluate(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -29,7 +34,12 @@ def evaluate(
     metric_names: list[str],
     context: EvalContext,
 ) -> dict[str, MetricOutcome]:
-    """Each requested metric's outcome; a metric whose bundle parts are missing is skipped with the reason."""
+    """Each requested metric's outcome; a metric whose bundle parts are missing is skipped with the reason.
+
+    Batches are as large as the spec allows and the worker's device holds (models.batch_size_for).
+    """
+    limits = context.limits.model_copy(update={"batch_size": batch_size_for(model, context.limits.batch_size)})
+    context = dataclasses.replace(context, limits=limits)
     outcomes = {}
     for name in metric_names:
         reason = skip_reason(name, corpus)
