@@ -3,7 +3,8 @@ g128 and NF4, and scan it for bucket collision. Each variant and each scan runs 
 that its peak resident memory is its own (above a baseline taken after the libraries are imported).
 
 Prints per variant: load time, peak memory over the checkpoint's size (target: <= 2.5x), seconds per
-evaluated item, generated tokens per second (and peak GPU memory on CUDA); per collision quantizer: the
+evaluated item, generated tokens per second (the decoding budget: random weights do not stop early; and
+peak GPU memory on CUDA); per collision quantizer: the
 scan's throughput in GB of weights read (both checkpoints) per second and its peak memory.
 
     PYTHONPATH=. .venv/bin/python bench/make_checkpoint.py --size 1b --out /tmp/ckpt-1b
@@ -41,6 +42,8 @@ def evaluate_child(root: Path, precision: dict, items: int, device: str) -> dict
 
     from service.specs.audit import AuditSpec
     from tests.tiny_world import make_bundle
+    from worker.engine.metrics.knowmem import KNOWMEM_NEW_TOKENS
+    from worker.engine.metrics.verbmem import VERBMEM_NEW_TOKENS
     from worker.engine.models import load_model, resolve_device
     from worker.engine.pipeline import evaluate_variant
 
@@ -55,9 +58,10 @@ def evaluate_child(root: Path, precision: dict, items: int, device: str) -> dict
     loaded = load_model("target", str(root / "target"), device=resolve_device(device))
     load_s = time.perf_counter() - started
     outcome = evaluate_variant(loaded, spec.precisions[-1], spec, bundle)
-    generated = sum(
-        len(loaded.tokenizer(item.output or "", add_special_tokens=False)["input_ids"]) for item in outcome.items
-    )
+    # Random weights almost never pick EOS among 32,000 tokens, so every item decodes its whole budget (and
+    # its text is mostly ids the small tokenizer cannot spell, so the outputs cannot be counted instead).
+    budget = {"verbmem_f": VERBMEM_NEW_TOKENS, "knowmem_f": KNOWMEM_NEW_TOKENS}
+    generated = sum(budget[item.metric] for item in outcome.items)
     cuda = loaded.device.type == "cuda"
     return {
         "label": spec.precisions[-1].label,

@@ -33,8 +33,8 @@ CALIBRATED = {"group_size": 32, "calibration_samples": 2, "calibration_length": 
 PRECISIONS = [
     pytest.param(RTNPrecision(bits=4, group_size=32), id="rtn"),
     pytest.param(BnbInt8Precision(), id="bnb_int8", marks=pytest.mark.slow),  # int8 matmuls are slow on a CPU
-    pytest.param(BnbFP4Precision(), id="bnb_fp4"),
-    pytest.param(BnbNF4Precision(), id="bnb_nf4"),
+    pytest.param(BnbFP4Precision(), id="bnb_fp4", marks=pytest.mark.slow),  # 4-bit CPU kernels: ~30 s a variant
+    pytest.param(BnbNF4Precision(), id="bnb_nf4", marks=pytest.mark.slow),
     pytest.param(GPTQPrecision(**CALIBRATED), id="gptq", marks=pytest.mark.slow),
     pytest.param(AWQPrecision(**CALIBRATED), id="awq", marks=pytest.mark.slow),
 ]

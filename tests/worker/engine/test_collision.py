@@ -136,3 +136,43 @@ def test_tiny_model_collides_at_4_bits_not_after_a_large_perturbation(tiny_targe
     assert result.per_layer[name] < 0.5
     assert all(share == 1.0 for layer, share in result.per_layer.items() if layer != name)
     assert result.overall < 1.0 and sum(result.distance_histogram["counts"]) == result.n_weights
+
+
+MEMORY_PROBE = """
+import resource, sys
+from pathlib import Path
+import transformers.models.llama.modeling_llama  # imported before the baseline: code is not data
+from service.specs.precision import RTNPrecision
+from worker.engine.collision import bucket_collision
+baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+result = bucket_collision(Path(sys.argv[1]), Path(sys.argv[2]), RTNPrecision(bits=4, group_size=128))
+print(result.n_weights, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - baseline) * 1024)
+"""
+
+
+@pytest.mark.slow
+def test_sharded_checkpoints_are_streamed_tensor_by_tensor(tmp_path):
+    """Peak memory of a scan stays far below one checkpoint, let alone the two it reads."""
+    import subprocess
+    import sys
+
+    from transformers import AutoModelForCausalLM
+
+    config = LlamaConfig(vocab_size=1000, hidden_size=512, intermediate_size=1536, num_hidden_layers=8,
+                         num_attention_heads=8, tie_word_embeddings=False)  # fmt: skip
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config).to(torch.bfloat16)
+    folders = tmp_path / "target", tmp_path / "unlearned"
+    model.save_pretrained(folders[0], max_shard_size="20MB")
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn(parameter.shape).to(torch.bfloat16) * 1e-4)
+    model.save_pretrained(folders[1], max_shard_size="20MB")
+    checkpoint_bytes = sum(path.stat().st_size for path in folders[0].glob("model-*.safetensors"))
+    assert checkpoint_bytes > 50e6 and (folders[0] / "model.safetensors.index.json").is_file()
+    output = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, *map(str, folders)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    n_weights, peak_bytes = int(output[-2]), int(output[-1])
+    assert n_weights == 8 * (4 * 512 * 512 + 3 * 512 * 1536)
+    assert peak_bytes < checkpoint_bytes / 4, (peak_bytes, checkpoint_bytes)

@@ -48,3 +48,24 @@ def test_hub_ids_resolve_to_the_cached_commit(tiny_target_dir, tmp_path):
     lines = result.stdout.strip().splitlines()
     assert lines[0] == COMMIT
     assert lines[1].startswith("cannot load model 'acme/absent': not found on the hub or in the local cache")
+
+
+def test_sharded_bf16_checkpoint_loads_from_its_index_in_bf16(tiny_target_dir, tmp_path):
+    """A hub-style checkpoint (bf16 shards and an index) loads in its stored dtype, every tensor as stored."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = tmp_path / "sharded"
+    model = AutoModelForCausalLM.from_pretrained(tiny_target_dir, dtype=torch.bfloat16)
+    model.save_pretrained(folder, max_shard_size="100KB")
+    AutoTokenizer.from_pretrained(tiny_target_dir).save_pretrained(folder)
+    shards = sorted(folder.glob("model-*.safetensors"))
+    assert len(shards) > 2 and (folder / "model.safetensors.index.json").is_file()
+    loaded = load_model("target", str(folder))
+    assert loaded.dtype == "bfloat16"
+    assert all(parameter.dtype == torch.bfloat16 for parameter in loaded.model.parameters())  # no fp32 copy
+    state = loaded.model.state_dict()
+    for shard in shards:
+        for name, tensor in load_file(shard).items():
+            assert torch.equal(state[name], tensor), name

@@ -118,12 +118,12 @@ class Quantizer(ABC, Generic[ConfigT]):
         them in full precision.
         """
         self.check_environment()
-        self.check_architecture(model.config.model_type)
         layers = linear_layers(model)
         if not layers:
             raise IncompleteQuantization(
                 f"precision {self.config.label}: the model ({type(model).__name__}) has no linear layer to quantize"
             )
+        self.check_architecture(model.config.model_type)
         quantized_model, quantized_names = self.quantize_layers(model, tokenizer, calibration_texts)
         check_complete(self.config.label, layers, quantized_names)
         weights = sum(layers[name].weight.numel() for name in quantized_names)
