@@ -38,13 +38,19 @@ def evaluate(
 
     Batches are as large as the spec allows and the worker's device holds (models.batch_size_for).
     """
-    limits = context.limits.model_copy(update={"batch_size": batch_size_for(model, context.limits.batch_size)})
-    context = dataclasses.replace(context, limits=limits)
     outcomes = {}
+    fitted: EvalContext | None = None
     for name in metric_names:
         reason = skip_reason(name, corpus)
         if reason is not None:
             outcomes[name] = skipped_outcome(name, reason)
             continue
-        outcomes[name] = METRICS.get(name)().compute(model, tokenizer, corpus, context)
+        fitted = fitted or fitted_to_device(model, context)
+        outcomes[name] = METRICS.get(name)().compute(model, tokenizer, corpus, fitted)
     return outcomes
+
+
+def fitted_to_device(model: PreTrainedModel, context: EvalContext) -> EvalContext:
+    """The context with the batch size that the model's device holds (never above the spec's)."""
+    limits = context.limits.model_copy(update={"batch_size": batch_size_for(model, context.limits.batch_size)})
+    return dataclasses.replace(context, limits=limits)
