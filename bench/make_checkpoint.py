@@ -10,6 +10,7 @@ Tensors are generated and written one shard at a time, so a 1B model is made in 
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def write_checkpoint(model, folder: Path, tensor_of) -> None:
     shards: list[list[tuple[str, tuple[int, ...]]]] = [[]]
     size = 0
     for name, shape in names:
-        nbytes = 2 * int(__import__("math").prod(shape))
+        nbytes = 2 * math.prod(shape)
         if shards[-1] and size + nbytes > SHARD_BYTES:
             shards.append([])
             size = 0
@@ -88,7 +89,7 @@ def make(architecture: str, size: str, out: Path, seed: int = 0) -> tuple[Path, 
 
     from tests.architectures import Dimensions, architecture_config
     from tests.tiny_world import make_bundle, training_texts
-    from worker.engine.quantizers import linear_layers, weight_matrix
+    from worker.engine.quantizers import is_transposed, linear_layers
     from worker.engine.tiny import train_tokenizer
 
     tokenizer = train_tokenizer(training_texts(make_bundle()), vocab_size=400)
@@ -105,8 +106,7 @@ def make(architecture: str, size: str, out: Path, seed: int = 0) -> tuple[Path, 
         config.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
     write_checkpoint(model, target, lambda name, shape: random_tensor(name, shape, generator))
-    transposed = {f"{name}.weight": weight_matrix(module) is not module.weight
-                  for name, module in linear_layers(model).items()}  # fmt: skip
+    transposed = {f"{name}.weight": is_transposed(module) for name, module in linear_layers(model).items()}
     index = json.loads((target / "model.safetensors.index.json").read_text())["weight_map"]
 
     def perturbed(name: str, shape: tuple[int, ...]):

@@ -18,6 +18,7 @@ memory map, so that only the pair being compared is resident, and codes are comp
 """
 
 import json
+import math
 import struct
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -35,6 +36,7 @@ from worker.engine.quantizers import Quantizer, get_quantizer, is_transposed, li
 SINGLE_FILE = "model.safetensors"
 SHARD_INDEX = "model.safetensors.index.json"
 HISTOGRAM_RANGE = 2.0  # bucket widths covered by the regular bins
+MAX_HEADER_BYTES = 100_000_000  # the safetensors format's own limit
 CHUNK_WEIGHTS = 1 << 17  # weights per chunk of rows whose codes are computed at once (fits a CPU's cache)
 SAFETENSORS_DTYPES = {
     "BF16": torch.bfloat16,
@@ -87,6 +89,8 @@ class CheckpointTensors:
         if handle.readinto(buffer) != len(buffer):
             raise CheckpointError(f"{self.folder / stored.file}: tensor '{name}' is cut short (truncated file)")
         dtype = SAFETENSORS_DTYPES[stored.dtype]
+        if len(buffer) != math.prod(stored.shape) * dtype.itemsize:
+            raise CheckpointError(f"{self.folder / stored.file}: tensor '{name}' has {len(buffer)} bytes for its shape")
         return torch.frombuffer(buffer, dtype=dtype).reshape(stored.shape) if buffer else torch.empty(stored.shape)
 
 
@@ -94,6 +98,8 @@ def read_header(path: Path, file: str, handle: BufferedReader) -> dict[str, Stor
     """The safetensors header: 8 bytes of little-endian length, then JSON {name: {dtype, shape, data_offsets}}."""
     try:
         (length,) = struct.unpack("<Q", handle.read(8))
+        if length > min(MAX_HEADER_BYTES, path.stat().st_size):
+            raise ValueError(f"a header of {length} bytes")
         header = json.loads(handle.read(length))
         data_start = 8 + length
         return {
@@ -104,7 +110,7 @@ def read_header(path: Path, file: str, handle: BufferedReader) -> dict[str, Stor
             for name, entry in header.items()
             if name != "__metadata__"
         }  # fmt: skip
-    except (struct.error, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, IndexError) as error:
+    except (struct.error, ValueError, KeyError, TypeError, IndexError) as error:  # JSON and decoding errors too
         raise CheckpointError(f"{path}: not a valid safetensors file ({type(error).__name__}: {error})") from None
 
 

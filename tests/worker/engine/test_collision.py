@@ -113,6 +113,10 @@ def test_errors_name_the_folder_and_the_reason(tmp_path):
         bucket_collision(target, fewer, RTN8)
     with pytest.raises(ValueError, match=r"precision.*'full'"):
         bucket_collision(target, target, FullPrecision())
+    garbage = save(tmp_path / "garbage", tensors)
+    (garbage / "model.safetensors").write_bytes(b"\xff" * 8 + b"not a header")
+    with pytest.raises(CheckpointError, match=r"garbage/model\.safetensors: not a valid safetensors file"):
+        bucket_collision(target, garbage, RTN8)
 
 
 def test_calibrated_methods_are_marked_approximate(tmp_path):

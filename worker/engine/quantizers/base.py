@@ -153,7 +153,8 @@ class Quantizer(ABC, Generic[ConfigT]):
 
 def check_complete(label: str, layers: dict[str, nn.Module], quantized_names: Iterable[str]) -> None:
     """Every linear layer must have been quantized: a layer left in full precision is an error, not a pass."""
-    left = [name for name in layers if name not in set(quantized_names)]
+    done = set(quantized_names)
+    left = [name for name in layers if name not in done]
     if left:
         kinds = sorted({type(layers[name]).__name__ for name in left})
         raise IncompleteQuantization(
