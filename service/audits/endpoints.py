@@ -7,9 +7,10 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from service.audits import service
 from service.audits.report import load_report
 from service.audits.repository import ItemFilter
-from service.audits.schemas import AuditAccepted, AuditListItem, AuditOut, AuditResults, AuditStatus, ItemOut
+from service.audits.schemas import AuditAccepted, AuditListItem, AuditOut, AuditResults, ItemOut
 from service.deps import CurrentTenant, SessionDep, SettingsDep
 from service.errors import ERROR_RESPONSES
+from service.models.states import AuditStatus
 from service.pagination import Page, PageDep
 from service.specs.audit import AuditSpec
 from service.specs.render import report_to_csv, report_to_html

@@ -4,15 +4,12 @@ Submission takes a service.specs.audit.AuditSpec (corpus: a corpus id or the bun
 """
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.models.states import AuditStatus, RunKind, RunStatus
 from service.specs.report import CollisionResult, MetricResult, Summary, UnlearningRecord, Verdict
-
-AuditStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-RunStatus = Literal["waiting", "queued", "running", "succeeded", "failed", "cancelled"]
-RunKind = Literal["unlearn", "evaluate", "collision"]
 
 
 class RunOut(BaseModel):

@@ -11,7 +11,7 @@ from service.audits.report import load_variants, stored_spec
 from service.config import Settings
 from service.db import session_scope
 from service.models import Audit, Collision, Corpus, ItemScore, Result, Run, UnlearningRecordRow
-from service.queue import enqueue_after_commit, run_message
+from service.runs import repository as run_repository
 from service.specs.audit import AuditSpec
 from service.specs.corpus import CorpusBundle, parse_bundle
 from service.specs.naming import TARGET_NAME
@@ -28,7 +28,7 @@ from worker.engine.pipeline import (
 )
 from worker.engine.progress import Progress
 from worker.engine.summary import summarize
-from worker.runs.lifecycle import Claim, OutputWriter
+from worker.runs.lifecycle import Claim, OutputWriter, finish_audit, release_waiting_runs
 from worker.runs.model_cache import MODEL_CACHE
 
 PRECISION = TypeAdapter(PrecisionConfig)
@@ -139,10 +139,7 @@ def unlearn(settings: Settings, claim: Claim, progress: Progress) -> OutputWrite
                 record=record.model_dump(mode="json"),
             )
         )
-        for waiting in repository.runs_of(session, [audit.id]):
-            if waiting.model == run.model and waiting.status == "waiting":
-                waiting.status = "queued"
-                enqueue_after_commit(session, str(settings.broker_url), run_message(waiting.id, waiting.kind))
+        release_waiting_runs(session, str(settings.broker_url), audit.id, run.model)
 
     return write
 
@@ -153,13 +150,10 @@ def summarize_audit(session: Session, audit: Audit) -> None:
     corpus = parse_bundle(session.get(Corpus, audit.corpus_id).document)
     variants = load_variants(session, audit)
     summary = summarize(spec, variants, skipped_metrics(spec, corpus))
-    runs = repository.runs_of(session, [audit.id])
-    failed = [f"{r.kind} {r.model} @ {r.precision_label}: {r.error}" for r in runs if r.status == "failed"]
+    runs = run_repository.runs_of(session, [audit.id])
     audit.summary = summary.model_dump(mode="json")
     audit.provenance = provenance(session, audit, spec, corpus, runs).model_dump(mode="json")
-    audit.status = "failed" if failed else "succeeded"
-    audit.error = "; ".join(failed)[:4000] or None
-    audit.finished_at = datetime.now(UTC)
+    finish_audit(audit, runs)
 
 
 def provenance(session: Session, audit: Audit, spec: AuditSpec, corpus: CorpusBundle, runs: list[Run]) -> Provenance:
