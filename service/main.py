@@ -94,7 +94,7 @@ def _database_ok(settings: Settings) -> bool:
         with engine_for(settings.sqlalchemy_url).connect() as connection:
             connection.execute(text("SELECT 1"))
         return True
-    except Exception:  # any failure means not ready; the reason is in the server log
+    except Exception:  # any failure means not ready; the answer names the check that failed
         return False
 
 

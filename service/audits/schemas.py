@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.specs.report import CollisionResult, MetricResult, Summary, UnlearningRecord, Verdict
+from service.specs.report import CollisionResult, ItemRecord, MetricResult, Summary, UnlearningRecord, Verdict
 
 AuditStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 RunStatus = Literal["waiting", "queued", "running", "succeeded", "failed", "cancelled"]
@@ -110,20 +110,16 @@ class AuditResults(BaseModel):
     unlearning: list[UnlearningRecord]
 
 
-class ItemOut(BaseModel):
+class ItemOut(ItemRecord):
     """One evaluation item of one variant, with the same item's score at full precision for comparison."""
 
-    model: str
-    precision_label: str
-    metric: str
-    index: int
-    score: float
     full_score: float | None = Field(description="the same model's score on this item at full precision")
     delta: float | None = Field(description="score - full_score: above 0 = the item came back")
-    output: str | None
-    truth: str | None
-    prompt: str | None
-    truncated: bool
+
+    @classmethod
+    def compared(cls, record: ItemRecord, full_score: float | None) -> "ItemOut":
+        delta = None if full_score is None else record.score - full_score
+        return cls(**record.model_dump(), full_score=full_score, delta=delta)
 
 
 class AuditAccepted(BaseModel):
