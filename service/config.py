@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     resend_interval_s: float = Field(
         30.0, ge=0.0, description="how often the API re-sends runs stored while the broker was down (0: never)"
     )
+    retry_after_s: int = Field(5, ge=1, le=3600, description="Retry-After of a 202: seconds before the first poll")
 
     @model_validator(mode="after")
     def _defaults_under_data_dir(self) -> "Settings":

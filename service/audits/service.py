@@ -163,6 +163,7 @@ def list_item(audit: Audit, runs: list[Run]) -> AuditListItem:
         precisions=spec.precision_labels,
         verdict=(audit.summary or {}).get("verdict"),
         share_done=progress_of(runs).share_done,
+        updated_at=max([audit.updated_at, *(run.updated_at for run in runs)]),
     )
 
 
