@@ -32,6 +32,7 @@ from service.specs.audit import AuditSpec
 from service.specs.metrics import METRICS
 from service.specs.naming import TARGET_NAME
 from service.specs.precision import FullPrecision
+from service.webhooks import service as webhooks
 
 
 def submit(
@@ -258,6 +259,7 @@ def cancel(session: Session, audit: Audit) -> Audit:
         audit.status = "cancelled"
         audit.finished_at = utc_now()
         repository.cancel_pending_runs(session, audit.id)
+        webhooks.emit(session, audit)
     return audit
 
 

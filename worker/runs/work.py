@@ -17,6 +17,7 @@ from service.specs.corpus import CorpusBundle, parse_bundle
 from service.specs.naming import TARGET_NAME
 from service.specs.precision import PrecisionConfig
 from service.specs.report import ModelProvenance, Provenance
+from service.webhooks import service as webhooks
 from worker.engine.models import resolve_checkpoint
 from worker.engine.pipeline import (
     collision_for,
@@ -160,6 +161,7 @@ def summarize_audit(session: Session, audit: Audit) -> None:
     audit.status = "failed" if failed else "succeeded"
     audit.error = "; ".join(failed)[:4000] or None
     audit.finished_at = datetime.now(UTC)
+    webhooks.emit(session, audit)
 
 
 def provenance(session: Session, audit: Audit, spec: AuditSpec, corpus: CorpusBundle, runs: list[Run]) -> Provenance:
