@@ -14,18 +14,20 @@ from celery import Celery
 from sqlalchemy import Engine, event, update
 from sqlalchemy.orm import Session
 
-from service.config import CPU_QUEUE, GPU_QUEUE
+from service.config import CPU_QUEUE, GPU_QUEUE, get_settings
 from service.models import Run
 
 EVALUATE_TASK = "unlearn_audit.evaluate_run"
 COLLISION_TASK = "unlearn_audit.collision_run"
 UNLEARN_TASK = "unlearn_audit.unlearn_run"
 SUMMARY_TASK = "unlearn_audit.summarize_audit"
+DELIVER_WEBHOOK_TASK = "unlearn_audit.deliver_webhook"
 
 QUEUE_BY_RUN_KIND = {"evaluate": GPU_QUEUE, "unlearn": GPU_QUEUE, "collision": CPU_QUEUE}
 TASK_BY_RUN_KIND = {"evaluate": EVALUATE_TASK, "unlearn": UNLEARN_TASK, "collision": COLLISION_TASK}
 UNSENT_STAGE = "not sent yet: the queue did not answer"
 _OUTBOX = "task_outbox"
+_BROKER_URL = "broker_url"
 logger = logging.getLogger(__name__)
 
 
@@ -34,6 +36,7 @@ class Message:
     task: str
     args: tuple[str, ...]
     queue: str
+    countdown_s: float | None = None  # not run before this many seconds after it is sent
 
 
 @lru_cache(maxsize=4)
@@ -50,8 +53,19 @@ def enqueue_after_commit(session: Session, broker_url: str, message: Message) ->
     session.info.setdefault(_OUTBOX, []).append((broker_url, message))
 
 
+def use_broker(session: Session, broker_url: str) -> None:
+    """Tell code that has only the session (such as webhook events) where its messages go."""
+    session.info[_BROKER_URL] = broker_url
+
+
+def broker_of(session: Session) -> str:
+    """The broker of `use_broker` (the API's request sessions), else the process's settings (workers, CLI)."""
+    return session.info.get(_BROKER_URL) or str(get_settings().broker_url)
+
+
 def send_now(broker_url: str, message: Message) -> None:
-    sender_app(broker_url).send_task(message.task, args=message.args, queue=message.queue)
+    app = sender_app(broker_url)
+    app.send_task(message.task, args=message.args, queue=message.queue, countdown=message.countdown_s)
 
 
 def mark_unsent(engine: Engine, run_ids: list[str]) -> None:

@@ -35,6 +35,7 @@ from service.specs.metrics import METRICS
 from service.specs.naming import TARGET_NAME
 from service.specs.precision import FullPrecision
 from service.specs.requirements import MissingInputsError, check_unlearning_inputs
+from service.webhooks import service as webhooks
 
 
 def submit(
@@ -176,6 +177,7 @@ def list_item(audit: Audit, runs: list[Run]) -> AuditListItem:
         precisions=spec.precision_labels,
         verdict=(audit.summary or {}).get("verdict"),
         share_done=progress_of(runs).share_done,
+        updated_at=max([audit.updated_at, *(run.updated_at for run in runs)]),
     )
 
 
@@ -253,6 +255,7 @@ def cancel(session: Session, audit: Audit) -> Audit:
         audit.status = "cancelled"
         audit.finished_at = utc_now()
         repository.cancel_pending_runs(session, audit.id)
+        webhooks.emit(session, audit)
     return audit
 
 

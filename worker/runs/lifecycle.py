@@ -17,6 +17,7 @@ from service.models import Audit, Run
 from service.models.base import utc_now
 from service.models.run import FINISHED_RUN_STATUSES
 from service.queue import SUMMARY_TASK, Message, enqueue_after_commit
+from service.webhooks import service as webhooks
 
 MAX_ATTEMPTS = 3
 OutputWriter = Callable[[Session, Run, Audit], None]
@@ -48,6 +49,7 @@ def claim(database_url: str, run_id: str) -> Claim | None:
         if run.attempts >= MAX_ATTEMPTS:  # it took its worker down every time (memory, hard time limit)
             run.status, run.finished_at = "failed", utc_now()
             run.error = f"the run was started {run.attempts} times and lost its worker each time"
+            webhooks.emit(session, run)
             return None
         run.status, run.stage, run.share_done, run.error = "running", "starting", 0.0, None
         run.attempts += 1
@@ -76,6 +78,7 @@ def close(database_url: str, run_id: str, status: str, error: str | None) -> Non
         if run is None or run.status in FINISHED_RUN_STATUSES:
             return
         run.status, run.error, run.finished_at = status, error, utc_now()
+        webhooks.emit(session, run)
         if run.kind == "unlearn":  # the variants of a model that was never made cannot run
             session.execute(
                 update(Run)
@@ -105,3 +108,4 @@ def fail_audit(database_url: str, audit_id: str, error: str) -> None:
         audit = repository.audit_by_id(session, audit_id, lock=True)
         if audit is not None and audit.status in ("queued", "running"):
             audit.status, audit.error, audit.finished_at = "failed", error[:4000], utc_now()
+            webhooks.emit(session, audit)

@@ -20,6 +20,7 @@ from service.specs.naming import TARGET_NAME
 from service.specs.precision import PrecisionConfig
 from service.specs.report import ModelProvenance
 from service.specs.requirements import skipped_metrics
+from service.webhooks import service as webhooks
 from worker.engine.collision import bucket_collision
 from worker.engine.models import resolve_checkpoint
 from worker.engine.progress import Progress
@@ -147,6 +148,7 @@ def summarize_audit(session: Session, audit: Audit) -> None:
     audit.status = "failed" if failed else "succeeded"
     audit.error = "; ".join(failed)[:4000] or None
     audit.finished_at = datetime.now(UTC)
+    webhooks.emit(session, audit)
 
 
 def models_of(session: Session, audit: Audit) -> list[ModelProvenance]:
