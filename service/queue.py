@@ -17,7 +17,7 @@ from celery import Celery
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
-from service.config import CPU_QUEUE, GPU_QUEUE
+from service.config import CPU_QUEUE, GPU_QUEUE, get_settings
 from service.models.states import RunKind
 from service.runs import repository as run_repository
 
@@ -25,10 +25,18 @@ EVALUATE_TASK = "unlearn_audit.evaluate_run"
 COLLISION_TASK = "unlearn_audit.collision_run"
 UNLEARN_TASK = "unlearn_audit.unlearn_run"
 SUMMARY_TASK = "unlearn_audit.summarize_audit"
+DELIVER_WEBHOOK_TASK = "unlearn_audit.deliver_webhook"
 
-QUEUE_BY_TASK = {EVALUATE_TASK: GPU_QUEUE, UNLEARN_TASK: GPU_QUEUE, COLLISION_TASK: CPU_QUEUE, SUMMARY_TASK: CPU_QUEUE}
+QUEUE_BY_TASK = {
+    EVALUATE_TASK: GPU_QUEUE,
+    UNLEARN_TASK: GPU_QUEUE,
+    COLLISION_TASK: CPU_QUEUE,
+    SUMMARY_TASK: CPU_QUEUE,
+    DELIVER_WEBHOOK_TASK: CPU_QUEUE,
+}
 TASK_BY_RUN_KIND = {RunKind.EVALUATE: EVALUATE_TASK, RunKind.UNLEARN: UNLEARN_TASK, RunKind.COLLISION: COLLISION_TASK}
 _OUTBOX = "task_outbox"
+_BROKER_URL = "broker_url"
 logger = logging.getLogger(__name__)
 
 
@@ -36,6 +44,7 @@ logger = logging.getLogger(__name__)
 class Message:
     task: str
     args: tuple[str, ...]
+    countdown_s: float | None = None  # not run before this many seconds after it is sent
 
     @property
     def queue(self) -> str:
@@ -60,8 +69,19 @@ def enqueue_after_commit(session: Session, broker_url: str, message: Message) ->
     session.info.setdefault(_OUTBOX, []).append((broker_url, message))
 
 
+def use_broker(session: Session, broker_url: str) -> None:
+    """Tell code that has only the session (such as webhook events) where its messages go."""
+    session.info[_BROKER_URL] = broker_url
+
+
+def broker_of(session: Session) -> str:
+    """The broker of `use_broker` (the API's request sessions), else the process's settings (workers, CLI)."""
+    return session.info.get(_BROKER_URL) or str(get_settings().broker_url)
+
+
 def send_now(broker_url: str, message: Message) -> None:
-    sender_app(broker_url).send_task(message.task, args=message.args, queue=message.queue)
+    app = sender_app(broker_url)
+    app.send_task(message.task, args=message.args, queue=message.queue, countdown=message.countdown_s)
 
 
 def mark_unsent(bind: Engine | Connection, run_ids: list[str]) -> None:

@@ -9,10 +9,11 @@ from service.audits import repository
 from service.config import get_settings
 from service.db import session_scope
 from service.models.states import AuditStatus, RunStatus
-from service.queue import COLLISION_TASK, EVALUATE_TASK, SUMMARY_TASK, UNLEARN_TASK
+from service.queue import COLLISION_TASK, DELIVER_WEBHOOK_TASK, EVALUATE_TASK, SUMMARY_TASK, UNLEARN_TASK
 from worker.celery_app import app
 from worker.runs import lifecycle, work
 from worker.runs.progress import RunCancelledError, RunProgress
+from worker.webhooks import delivery
 
 logger = logging.getLogger(__name__)
 Work = Callable[..., lifecycle.OutputWriter]
@@ -45,6 +46,11 @@ def summarize_audit(audit_id: str) -> None:
     except Exception as error:  # the audit must end: it is closed as failed, with the reason
         logger.exception("summary of audit %s failed", audit_id)
         lifecycle.fail_audit(settings.sqlalchemy_url, audit_id, f"summary: {type(error).__name__}: {error}")
+
+
+@app.task(name=DELIVER_WEBHOOK_TASK)
+def deliver_webhook(delivery_id: str) -> None:
+    delivery.attempt(get_settings(), delivery_id)
 
 
 def execute(run_id: str, compute: Work) -> None:

@@ -1,5 +1,6 @@
 """Audit rules: validate completely before storing, plan the runs, enqueue after commit, read results back."""
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +36,8 @@ from service.specs.audit import AuditSpec
 from service.specs.metrics import METRICS
 from service.specs.naming import TARGET_NAME
 from service.specs.precision import FullPrecision, PrecisionConfig
+from service.specs.requirements import MissingInputsError, check_unlearning_inputs
+from service.webhooks import service as webhooks
 
 
 def submit(
@@ -75,15 +78,25 @@ def check_submission(spec: AuditSpec, settings: Settings) -> None:
 
 
 def resolve_corpus(session: Session, tenant: Tenant, spec: AuditSpec) -> Corpus:
-    """The stored corpus a spec names by id, or the inline bundle stored (once) now."""
+    """The stored corpus a spec names by id, or the inline bundle stored (once) now; refused (before it is
+    stored) when the spec's unlearning recipes need text the corpus lacks."""
     if isinstance(spec.corpus, str):
         corpus = corpora_repository.by_id(session, tenant.id, spec.corpus)
         if corpus is None:
             raise FieldError([(("corpus",), f"no corpus with id '{spec.corpus}'; upload it with POST /v1/corpora")])
+        check_corpus_inputs(spec, corpus.parts)
         return corpus
     bundle = corpora_service.validate_bundle(spec.corpus, ("corpus",))
+    check_corpus_inputs(spec, bundle.present_parts())
     corpus, _created = corpora_service.store_bundle(session, tenant.id, bundle, name=None)
     return corpus
+
+
+def check_corpus_inputs(spec: AuditSpec, present_parts: Collection[str]) -> None:
+    try:
+        check_unlearning_inputs(spec, present_parts)
+    except MissingInputsError as error:
+        raise FieldError(error.problems) from None
 
 
 def same_request(existing: Audit, stored_spec_document: dict) -> Audit:
@@ -166,6 +179,7 @@ def list_item(audit: Audit, runs: list[Run]) -> AuditListItem:
         precisions=spec.precision_labels,
         verdict=(audit.summary or {}).get("verdict"),
         share_done=progress_of(runs).share_done,
+        updated_at=max([audit.updated_at, *(run.updated_at for run in runs)]),
     )
 
 
@@ -225,27 +239,10 @@ def _meaning(metric: str) -> dict[str, str]:
     return {"title": info.title, "unit": info.unit, "direction": info.direction, "definition": info.definition}
 
 
-def items(
-    session: Session, audit: Audit, item_filter: repository.ItemFilter, params: PageParams
-) -> Page[ItemOut]:
+def items(session: Session, audit: Audit, item_filter: repository.ItemFilter, params: PageParams) -> Page[ItemOut]:
     rows, total = repository.item_page(session, audit.id, item_filter, params.limit, params.offset)
     return Page[ItemOut](
-        items=[
-            ItemOut(
-                model=row.model,
-                precision_label=row.precision_label,
-                metric=row.metric,
-                index=row.item_index,
-                score=row.score,
-                full_score=full_score,
-                delta=None if full_score is None else row.score - full_score,
-                output=row.output,
-                truth=row.truth,
-                prompt=row.prompt,
-                truncated=row.truncated,
-            )
-            for row, full_score in rows
-        ],
+        items=[ItemOut.compared(row.to_record(), full_score) for row, full_score in rows],
         total=total,
         limit=params.limit,
         offset=params.offset,
@@ -260,6 +257,7 @@ def cancel(session: Session, audit: Audit) -> Audit:
         audit.status = AuditStatus.CANCELLED
         audit.finished_at = utc_now()
         run_repository.cancel_pending(session, audit.id)
+        webhooks.emit(session, audit)
     return audit
 
 

@@ -25,3 +25,5 @@ class Audit(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # set by every write to the row; the API reports the latest of this and its runs' (service.audits.service)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

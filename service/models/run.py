@@ -31,3 +31,5 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # set by every write to the row, progress included, so that progress never writes the audit's row too
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

@@ -1,4 +1,4 @@
-"""The state machine's vocabulary: what a run is, and where runs and audits stand. One home for every status.
+"""The state machines' vocabulary: what a run is, and where runs, audits and webhook deliveries stand.
 
 The values are what the database stores and the API returns (the dashboard reads them), so they never change.
 A run goes waiting -> queued (its model exists) -> running (a worker claimed it) -> succeeded | failed |
@@ -54,3 +54,11 @@ class AuditStatus(StrEnum):
     @classmethod
     def open(cls) -> frozenset["AuditStatus"]:
         return frozenset({cls.QUEUED, cls.RUNNING})
+
+
+class DeliveryStatus(StrEnum):
+    """A webhook delivery's; its attempts are counted on the row."""
+
+    PENDING = "pending"  # an attempt is due at next_attempt_at, or under way
+    SUCCEEDED = "succeeded"  # the receiver answered 2xx
+    FAILED = "failed"  # not accepted within the give-up time after the event (a setting)

@@ -55,6 +55,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "UNLEARN_AUDIT_MODEL_ROOTS": "[" + ",".join(f'"{root}"' for root in settings.model_roots) + "]",
         "UNLEARN_AUDIT_VISIBILITY_TIMEOUT_S": str(settings.visibility_timeout_s),
         "UNLEARN_AUDIT_PROGRESS_INTERVAL_S": str(settings.progress_interval_s),
+        "UNLEARN_AUDIT_WEBHOOK_ALLOW_PRIVATE": str(settings.webhook_allow_private).lower(),
+        "UNLEARN_AUDIT_WEBHOOK_RETRY_BASE_S": str(settings.webhook_retry_base_s),
+        "UNLEARN_AUDIT_WEBHOOK_GIVE_UP_S": str(settings.webhook_give_up_s),
+        "UNLEARN_AUDIT_WEBHOOK_TIMEOUT_S": str(settings.webhook_timeout_s),
         "PYTHONPATH": str(REPO),
     }
 

@@ -69,7 +69,7 @@ def test_a_real_worker_runs_an_audit_submitted_over_http(
     from service.specs.audit import AuditSpec
     from service.specs.precision import FullPrecision
     from worker.engine.models import load_model
-    from worker.engine.pipeline import evaluate_variant
+    from worker.engine.variant import evaluate_variant
 
     worker = start_worker(e2e_settings, tmp_path / "worker.log")
     try:

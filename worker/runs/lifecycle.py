@@ -18,6 +18,7 @@ from service.models.base import utc_now
 from service.models.states import AuditStatus, RunKind, RunStatus
 from service.queue import enqueue_after_commit, run_message, summary_message
 from service.runs import repository as run_repository
+from service.webhooks import service as webhooks
 
 MAX_ATTEMPTS = 3
 OutputWriter = Callable[[Session, Run, Audit], None]
@@ -50,6 +51,7 @@ def claim(database_url: str, run_id: str) -> Claim | None:
         if run.attempts >= MAX_ATTEMPTS:  # it took its worker down every time (memory, hard time limit)
             run.status, run.finished_at = RunStatus.FAILED, utc_now()
             run.error = f"the run was started {run.attempts} times and lost its worker each time"
+            webhooks.emit(session, run)
             return None
         run.status, run.stage, run.share_done, run.error = RunStatus.RUNNING, "starting", 0.0, None
         run.attempts += 1
@@ -78,6 +80,7 @@ def close(database_url: str, run_id: str, status: ClosingStatus, error: str | No
         if run is None or run.status in RunStatus.finished():
             return
         run.status, run.error, run.finished_at = status, error, utc_now()
+        webhooks.emit(session, run)
         if run.kind == RunKind.UNLEARN:  # the variants of a model that was never made cannot run
             reason = f"unlearning {run.model} did not finish: {error or status}"
             run_repository.close_waiting(session, run.audit_id, run.model, status, reason)
@@ -99,12 +102,13 @@ def finish_audit_when_done(database_url: str, broker_url: str, audit_id: str) ->
             enqueue_after_commit(session, broker_url, summary_message(audit_id))
 
 
-def finish_audit(audit: Audit, runs: list[Run]) -> None:
+def finish_audit(session: Session, audit: Audit, runs: list[Run]) -> None:
     """Close a summarised audit: failed, naming each failed run, when any failed; else succeeded."""
     failed = [f"{r.kind} {r.model} @ {r.precision_label}: {r.error}" for r in runs if r.status == RunStatus.FAILED]
     audit.status = AuditStatus.FAILED if failed else AuditStatus.SUCCEEDED
     audit.error = "; ".join(failed)[:4000] or None
     audit.finished_at = utc_now()
+    webhooks.emit(session, audit)
 
 
 def audit_of_run(database_url: str, run_id: str) -> str | None:
@@ -118,3 +122,4 @@ def fail_audit(database_url: str, audit_id: str, error: str) -> None:
         audit = repository.audit_by_id(session, audit_id, lock=True)
         if audit is not None and audit.status in AuditStatus.open():
             audit.status, audit.error, audit.finished_at = AuditStatus.FAILED, error[:4000], utc_now()
+            webhooks.emit(session, audit)
