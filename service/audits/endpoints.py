@@ -15,13 +15,13 @@ from service.audits.schemas import (
     AuditListItem,
     AuditOut,
     AuditResults,
-    AuditStatus,
     AuditView,
     ItemOut,
 )
 from service.conditional import conditional_json, headers_only
 from service.deps import CurrentTenant, SessionDep, SettingsDep
 from service.errors import ERROR_RESPONSES
+from service.models.states import AuditStatus
 from service.pagination import Page, PageDep
 from service.specs.audit import AuditSpec
 from service.specs.render import report_to_csv, report_to_html

@@ -8,11 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from service.models.states import AuditStatus, RunKind, RunStatus
 from service.specs.report import CollisionResult, ItemRecord, MetricResult, Summary, UnlearningRecord, Verdict
-
-AuditStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-RunStatus = Literal["waiting", "queued", "running", "succeeded", "failed", "cancelled"]
-RunKind = Literal["unlearn", "evaluate", "collision"]
 
 
 class RunOut(BaseModel):

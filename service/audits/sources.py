@@ -1,13 +1,11 @@
 """Where models may come from: hub ids of allowed organisations, or folders under allowed local roots."""
 
 import os
-import re
 from pathlib import Path
 
 from service.config import Settings
 from service.specs.audit import AuditSpec
-
-HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+from service.specs.naming import HUB_ID
 
 
 def source_problem(source: str, settings: Settings) -> str | None:

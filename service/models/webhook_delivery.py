@@ -1,16 +1,10 @@
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, new_id, utc_now
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"  # an attempt is due at next_attempt_at, or under way
-    SUCCEEDED = "succeeded"  # the receiver answered 2xx
-    FAILED = "failed"  # not accepted within the give-up time after the event (a setting)
+from service.models.states import DeliveryStatus
 
 
 class WebhookDelivery(Base):
@@ -26,7 +20,7 @@ class WebhookDelivery(Base):
     webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
     event: Mapped[str] = mapped_column(String(32))
     payload: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    status: Mapped[DeliveryStatus] = mapped_column(default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     attempt_log: Mapped[list] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -6,7 +6,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from service.models import Tenant, Webhook, WebhookDelivery
-from service.models.webhook_delivery import DeliveryStatus
+from service.models.states import DeliveryStatus
 
 
 def lock_tenant(session: Session, tenant_id: str) -> None:

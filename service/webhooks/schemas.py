@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, field_validator
 
-from service.models.webhook_delivery import DeliveryStatus
+from service.models.states import DeliveryStatus
 
 WebhookEvent = Literal["audit.succeeded", "audit.failed", "audit.cancelled", "run.failed"]
 WEBHOOK_EVENTS: tuple[str, ...] = WebhookEvent.__args__  # type: ignore[attr-defined]

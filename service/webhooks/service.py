@@ -6,11 +6,11 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from service.audits import repository as audits_repository
-from service.config import CPU_QUEUE, Settings
+from service.config import Settings
 from service.errors import ConflictError, FieldError, NotFoundError
 from service.models import Audit, Run, Tenant, Webhook, WebhookDelivery
 from service.models.base import utc_now
-from service.models.webhook_delivery import DeliveryStatus
+from service.models.states import DeliveryStatus
 from service.pagination import Page, PageParams
 from service.queue import DELIVER_WEBHOOK_TASK, Message, broker_of, enqueue_after_commit
 from service.webhooks import repository
@@ -139,7 +139,7 @@ def _record(session: Session, webhook: Webhook, event: str, body: str) -> Webhoo
 
 
 def delivery_message(delivery_id: str, countdown_s: float | None = None) -> Message:
-    return Message(DELIVER_WEBHOOK_TASK, (delivery_id,), CPU_QUEUE, countdown_s)
+    return Message(DELIVER_WEBHOOK_TASK, (delivery_id,), countdown_s)
 
 
 def claim_attempt(session: Session, settings: Settings, delivery_id: str) -> ClaimedAttempt | None:

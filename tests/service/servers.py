@@ -17,6 +17,7 @@ import uvicorn
 
 from service.config import Settings
 from service.main import create_app
+from service.models.states import AuditStatus
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -77,6 +78,15 @@ def kill(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
         process.wait(30)
 
 
+def pause(process: subprocess.Popen) -> None:
+    """Freeze the process group where it stands (SIGSTOP): nothing it does moves on until `resume`."""
+    os.killpg(process.pid, signal.SIGSTOP)
+
+
+def resume(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGCONT)
+
+
 def wait_for(condition: Callable[[], T | None], timeout_s: float, what: str, interval_s: float = 0.2) -> T:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -90,6 +100,6 @@ def wait_for(condition: Callable[[], T | None], timeout_s: float, what: str, int
 def wait_for_audit(client: httpx.Client, audit_id: str, timeout_s: float) -> dict:
     def finished() -> dict | None:
         audit = client.get(f"/v1/audits/{audit_id}").json()
-        return audit if audit["status"] in ("succeeded", "failed", "cancelled") else None
+        return audit if audit["status"] in AuditStatus.finished() else None
 
     return wait_for(finished, timeout_s, f"audit {audit_id} to finish", interval_s=1.0)

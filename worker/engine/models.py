@@ -6,16 +6,15 @@ models comes from the environment (HF_TOKEN). Models go to CUDA when present, el
 
 import gc
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from service.specs.naming import HUB_ID
 from service.specs.report import ModelProvenance
 
-HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 CHECKPOINT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
 
 

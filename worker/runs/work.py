@@ -1,6 +1,5 @@
 """What each kind of run computes with the engine, returning the rows to store for it."""
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import TypeAdapter
@@ -12,7 +11,7 @@ from service.config import Settings
 from service.corpora import repository as corpora_repository
 from service.db import session_scope
 from service.models import Audit, Collision, Corpus, ItemScore, Result, Run, UnlearningRecordRow
-from service.queue import enqueue_after_commit, run_message
+from service.runs import repository as run_repository
 from service.specs.assembly import audit_provenance, unlearning_seed
 from service.specs.audit import AuditSpec
 from service.specs.corpus import CorpusBundle, parse_bundle
@@ -20,13 +19,12 @@ from service.specs.naming import TARGET_NAME
 from service.specs.precision import PrecisionConfig
 from service.specs.report import ModelProvenance
 from service.specs.requirements import skipped_metrics
-from service.webhooks import service as webhooks
 from worker.engine.collision import bucket_collision
 from worker.engine.models import resolve_checkpoint
 from worker.engine.progress import Progress
 from worker.engine.summary import summarize
 from worker.engine.variant import evaluate_variant, unlearn_model
-from worker.runs.lifecycle import Claim, OutputWriter
+from worker.runs.lifecycle import Claim, OutputWriter, finish_audit, release_waiting_runs
 from worker.runs.model_cache import MODEL_CACHE
 
 PRECISION = TypeAdapter(PrecisionConfig)
@@ -122,10 +120,7 @@ def unlearn(settings: Settings, claim: Claim, progress: Progress) -> OutputWrite
                 record=record.model_dump(mode="json"),
             )
         )
-        for waiting in repository.runs_of(session, [audit.id]):
-            if waiting.model == run.model and waiting.status == "waiting":
-                waiting.status = "queued"
-                enqueue_after_commit(session, str(settings.broker_url), run_message(waiting.id, waiting.kind))
+        release_waiting_runs(session, str(settings.broker_url), audit.id, run.model)
 
     return write
 
@@ -138,17 +133,13 @@ def summarize_audit(session: Session, audit: Audit) -> None:
         raise LookupError(f"audit '{audit.id}': its corpus '{audit.corpus_id}' is missing")
     variants = load_report(session, audit, with_items=False).variants
     summary = summarize(spec, variants, skipped_metrics(spec, corpus.parts))
-    runs = repository.runs_of(session, [audit.id])
-    failed = [f"{r.kind} {r.model} @ {r.precision_label}: {r.error}" for r in runs if r.status == "failed"]
+    runs = run_repository.runs_of(session, [audit.id])
     audit.summary = summary.model_dump(mode="json")
     started_at = audit.started_at.isoformat() if audit.started_at else None
     models = models_of(session, audit)
     provenance = audit_provenance(spec, corpus.sha256, corpus.parts, models, run_timings(runs), started_at)
     audit.provenance = provenance.model_dump(mode="json")
-    audit.status = "failed" if failed else "succeeded"
-    audit.error = "; ".join(failed)[:4000] or None
-    audit.finished_at = datetime.now(UTC)
-    webhooks.emit(session, audit)
+    finish_audit(session, audit, runs)
 
 
 def models_of(session: Session, audit: Audit) -> list[ModelProvenance]:
