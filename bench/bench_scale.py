@@ -45,7 +45,7 @@ def evaluate_child(root: Path, precision: dict, items: int, device: str) -> dict
     from worker.engine.metrics.knowmem import KNOWMEM_NEW_TOKENS
     from worker.engine.metrics.verbmem import VERBMEM_NEW_TOKENS
     from worker.engine.models import load_model, resolve_device
-    from worker.engine.pipeline import evaluate_variant
+    from worker.engine.variant import evaluate_variant
 
     spec = AuditSpec.model_validate(
         {"target": {"model": str(root / "target")}, "unlearned": [{"name": "u", "model": str(root / "unlearned")}],

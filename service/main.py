@@ -17,6 +17,7 @@ from service.corpora.endpoints import router as corpora_router
 from service.dashboard.mount import STATIC_DIR, mount_dashboard
 from service.db import engine_for
 from service.errors import ConflictError, FieldError, NotFoundError
+from service.webhooks.endpoints import router as webhooks_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     app.include_router(audits_router)
     app.include_router(corpora_router)
+    app.include_router(webhooks_router)
     add_error_handlers(app)
     add_health_routes(app)
     if STATIC_DIR.is_dir():
@@ -94,7 +96,7 @@ def _database_ok(settings: Settings) -> bool:
         with engine_for(settings.sqlalchemy_url).connect() as connection:
             connection.execute(text("SELECT 1"))
         return True
-    except Exception:  # any failure means not ready; the reason is in the server log
+    except Exception:  # any failure means not ready; the answer names the check that failed
         return False
 
 

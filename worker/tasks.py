@@ -8,10 +8,12 @@ from celery.exceptions import SoftTimeLimitExceeded
 from service.audits import repository
 from service.config import get_settings
 from service.db import session_scope
-from service.queue import COLLISION_TASK, EVALUATE_TASK, SUMMARY_TASK, UNLEARN_TASK
+from service.models.states import AuditStatus, RunStatus
+from service.queue import COLLISION_TASK, DELIVER_WEBHOOK_TASK, EVALUATE_TASK, SUMMARY_TASK, UNLEARN_TASK
 from worker.celery_app import app
 from worker.runs import lifecycle, work
 from worker.runs.progress import RunCancelledError, RunProgress
+from worker.webhooks import delivery
 
 logger = logging.getLogger(__name__)
 Work = Callable[..., lifecycle.OutputWriter]
@@ -38,12 +40,17 @@ def summarize_audit(audit_id: str) -> None:
     try:
         with session_scope(settings.sqlalchemy_url) as session:
             audit = repository.audit_by_id(session, audit_id, lock=True)
-            if audit is None or audit.status not in ("queued", "running"):
+            if audit is None or audit.status not in AuditStatus.open():
                 return  # deleted, cancelled, or already summarised by an earlier delivery
             work.summarize_audit(session, audit)
     except Exception as error:  # the audit must end: it is closed as failed, with the reason
         logger.exception("summary of audit %s failed", audit_id)
         lifecycle.fail_audit(settings.sqlalchemy_url, audit_id, f"summary: {type(error).__name__}: {error}")
+
+
+@app.task(name=DELIVER_WEBHOOK_TASK)
+def deliver_webhook(delivery_id: str) -> None:
+    delivery.attempt(get_settings(), delivery_id)
 
 
 def execute(run_id: str, compute: Work) -> None:
@@ -61,10 +68,10 @@ def execute(run_id: str, compute: Work) -> None:
         writer = compute(settings, claim, progress)
         lifecycle.store(url, run_id, writer)
     except RunCancelledError:
-        lifecycle.close(url, run_id, "cancelled", None)
+        lifecycle.close(url, run_id, RunStatus.CANCELLED, None)
     except SoftTimeLimitExceeded:
-        lifecycle.close(url, run_id, "failed", f"stopped after the time limit of {settings.run_time_limit_s} s")
+        lifecycle.close(url, run_id, RunStatus.FAILED, f"stopped after the time limit of {settings.run_time_limit_s} s")
     except Exception as error:  # recorded on the run, so that the audit can finish and show why
         logger.exception("run %s failed", run_id)
-        lifecycle.close(url, run_id, "failed", f"{type(error).__name__}: {error}"[:4000])
+        lifecycle.close(url, run_id, RunStatus.FAILED, f"{type(error).__name__}: {error}"[:4000])
     lifecycle.finish_audit_when_done(url, str(settings.broker_url), claim.audit_id)

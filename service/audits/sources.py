@@ -2,14 +2,12 @@
 
 import json
 import os
-import re
 from pathlib import Path
 
 from service.config import Settings
 from service.specs.architectures import architecture_refusal
 from service.specs.audit import AuditSpec
-
-HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+from service.specs.naming import HUB_ID
 
 
 def source_problem(source: str, settings: Settings) -> str | None:

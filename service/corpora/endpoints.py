@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 
-from service.corpora import repository, service
+from service.corpora import service
 from service.corpora.schemas import CorpusOut
 from service.deps import CurrentTenant, SessionDep
 from service.errors import ERROR_RESPONSES
@@ -40,10 +40,7 @@ def upload_corpus(
 
 @router.get("", response_model=Page[CorpusOut])
 def list_corpora(session: SessionDep, tenant: CurrentTenant, params: PageDep) -> Page[CorpusOut]:
-    rows, total = repository.page(session, tenant.id, params.limit, params.offset)
-    return Page[CorpusOut](
-        items=[CorpusOut.model_validate(row) for row in rows], total=total, limit=params.limit, offset=params.offset
-    )
+    return service.page(session, tenant.id, params)
 
 
 @router.get("/{corpus_id}", response_model=CorpusOut)

@@ -4,15 +4,17 @@
 models comes from the environment (HF_TOKEN). Models go to CUDA when present, else the CPU.
 """
 
+import gc
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+from service.specs.naming import HUB_ID
+from service.specs.report import ModelProvenance
+
 CHECKPOINT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
 
 
@@ -45,6 +47,23 @@ class LoadedModel:
     @property
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
+
+    def provenance(self) -> ModelProvenance:
+        return ModelProvenance(
+            name=self.name,
+            source=self.source,
+            revision=self.revision,
+            dtype=self.dtype,
+            n_parameters=self.n_parameters,
+            device=str(self.device),
+        )
+
+
+def release_memory() -> None:
+    """Return the memory of models just dropped (and CUDA's cached blocks) before the next one is built."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 KV_ROW_TOKENS = 4096  # tokens of key/value cache budgeted per batch row (MUSE's longest prompts and texts)

@@ -6,7 +6,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.corpus import CorpusBundle
-from service.specs.metrics import missing_parts
+from service.specs.metrics import skip_reason
 from worker.engine.metrics.base import EvalContext, Metric, MetricOutcome, skipped_outcome
 from worker.engine.metrics.knowmem import KnowMemForget, KnowMemRetain
 from worker.engine.metrics.privleak import PrivLeak
@@ -17,13 +17,6 @@ from worker.engine.registry import Registry
 METRICS: Registry[type[Metric]] = Registry("metric")
 for _metric in (VerbMem, KnowMemForget, KnowMemRetain, PrivLeak):
     METRICS.register(_metric.name)(_metric)
-
-
-def skip_reason(metric: str, corpus: CorpusBundle) -> str | None:
-    """Why `metric` cannot be measured on this bundle (the parts it lacks), or None when it can."""
-    METRICS.get(metric)  # an unknown name fails here, with the known names
-    missing = missing_parts(metric, corpus.present_parts())
-    return f"the bundle has no {' or '.join(missing)}" if missing else None
 
 
 @torch.inference_mode()
@@ -39,14 +32,16 @@ def evaluate(
     Batches are as large as the spec allows and the worker's device holds (models.batch_size_for).
     """
     outcomes = {}
+    present = corpus.present_parts()
     fitted: EvalContext | None = None
     for name in metric_names:
-        reason = skip_reason(name, corpus)
+        metric = METRICS.get(name)  # an unknown name fails here, with the closest known names
+        reason = skip_reason(name, present)
         if reason is not None:
             outcomes[name] = skipped_outcome(name, reason)
             continue
         fitted = fitted or fitted_to_device(model, context)
-        outcomes[name] = METRICS.get(name)().compute(model, tokenizer, corpus, fitted)
+        outcomes[name] = metric().compute(model, tokenizer, corpus, fitted)
     return outcomes
 
 

@@ -77,11 +77,10 @@ class WeightCodes:
 
 
 class Quantizer(ABC, Generic[ConfigT]):
-    """One quantization method. Subclasses set the class flags and implement `quantize` and `weight_codes`."""
+    """One quantization method. Subclasses set the class flags and implement `quantize_layers` and `weight_codes`."""
 
     method: ClassVar[str]
     requires_calibration: ClassVar[bool] = False
-    requires_gpu: ClassVar[bool] = False
     required_packages: ClassVar[tuple[str, ...]] = ()
     approximate_codes: ClassVar[bool] = False
 
@@ -89,7 +88,8 @@ class Quantizer(ABC, Generic[ConfigT]):
         self.config = config
 
     def check_environment(self) -> None:
-        """Raise QuantizerUnavailable before any work when a package or the hardware is missing."""
+        """Raise QuantizerUnavailable when a package is missing. Called once, before any work, by the engine's
+        entry points (evaluate_variant, bucket_collision); `quantize` and `weight_codes` assume it passed."""
         missing = [name for name in self.required_packages if importlib.util.find_spec(name) is None]
         if missing:
             packages = " ".join(PIP_NAMES.get(name, name) for name in missing)
@@ -97,8 +97,6 @@ class Quantizer(ABC, Generic[ConfigT]):
                 f"quantizer '{self.method}' needs the Python package(s) {', '.join(missing)}: "
                 f"pip install {packages} (or pip install 'unlearn-audit[worker]')"
             )
-        if self.requires_gpu and not torch.cuda.is_available():
-            raise QuantizerUnavailable(f"quantizer '{self.method}' needs a CUDA GPU and none is visible here")
 
     def check_architecture(self, model_type: str) -> None:
         """Raise UnsupportedArchitecture before any work when this method cannot take `model_type`."""
@@ -117,7 +115,6 @@ class Quantizer(ABC, Generic[ConfigT]):
         Raises IncompleteQuantization when the model has no linear layer, or when the method left any of
         them in full precision.
         """
-        self.check_environment()
         layers = linear_layers(model)
         if not layers:
             raise IncompleteQuantization(

@@ -104,7 +104,6 @@ class _Bnb4bitQuantizer(_BnbQuantizer[BnbFP4Precision | BnbNF4Precision]):
     def weight_codes(self, weight: torch.Tensor) -> WeightCodes:
         from bitsandbytes.functional import get_4bit_type
 
-        self.check_environment()
         table = get_4bit_type(self.quant_type, device="cpu").float()
         scaled, absmax = blockwise_scaled(weight.detach().float().cpu().reshape(-1), self.config.block_size)
         order = torch.argsort(table)  # as bitsandbytes sorts it (NF4 is sorted already)
@@ -191,7 +190,6 @@ class BnbInt8Quantizer(_BnbQuantizer[BnbInt8Precision]):
     def weight_codes(self, weight: torch.Tensor) -> WeightCodes:
         from bitsandbytes.functional import int8_vectorwise_quant
 
-        self.check_environment()
         codes, row_absmax, _ = int8_vectorwise_quant(weight.detach().to(torch.float16).contiguous())
         row_absmax = row_absmax.float().cpu()
         codes = torch.where(row_absmax.unsqueeze(1) > 0, codes.cpu().to(torch.int32), 0)
