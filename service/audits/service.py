@@ -18,7 +18,7 @@ from service.audits.schemas import (
     RunOut,
     StageProgress,
 )
-from service.audits.sources import source_problems
+from service.audits.sources import source_problems, tenant_model_roots
 from service.config import Settings
 from service.corpora import repository as corpora_repository
 from service.corpora import service as corpora_service
@@ -38,8 +38,8 @@ def submit(
     session: Session, settings: Settings, tenant: Tenant, spec: AuditSpec, idempotency_key: str | None
 ) -> tuple[Audit, bool]:
     """The audit for this request (stored and queued when new) and whether it was created now."""
-    check_submission(spec, settings)
-    corpus = resolve_corpus(session, tenant, spec)
+    check_submission(spec, settings, tenant)
+    corpus = resolve_corpus(session, settings, tenant, spec)
     stored = {**spec.model_dump(mode="json"), "corpus": corpus.id}
     if idempotency_key:
         existing = repository.by_idempotency_key(session, tenant.id, idempotency_key)
@@ -61,8 +61,8 @@ def submit(
     return audit, True
 
 
-def check_submission(spec: AuditSpec, settings: Settings) -> None:
-    problems = source_problems(spec, settings)
+def check_submission(spec: AuditSpec, settings: Settings, tenant: Tenant) -> None:
+    problems = source_problems(spec, settings, tenant_model_roots(settings, tenant.name))
     if spec.reference is not None and spec.reference.model is not None and spec.reference.auc is None:
         problems.append(
             (("reference", "auc"), "the service needs the reference model's PrivLeak AUC; measure it with the CLI")
@@ -71,15 +71,15 @@ def check_submission(spec: AuditSpec, settings: Settings) -> None:
         raise FieldError(problems)
 
 
-def resolve_corpus(session: Session, tenant: Tenant, spec: AuditSpec) -> Corpus:
+def resolve_corpus(session: Session, settings: Settings, tenant: Tenant, spec: AuditSpec) -> Corpus:
     """The stored corpus a spec names by id, or the inline bundle stored (once) now."""
     if isinstance(spec.corpus, str):
         corpus = corpora_repository.by_id(session, tenant.id, spec.corpus)
         if corpus is None:
             raise FieldError([(("corpus",), f"no corpus with id '{spec.corpus}'; upload it with POST /v1/corpora")])
         return corpus
-    bundle = corpora_service.validate_bundle(spec.corpus, ("corpus",))
-    corpus, _created = corpora_service.store_bundle(session, tenant.id, bundle, name=None)
+    document = corpora_service.validate_bundle(spec.corpus, ("corpus",), settings.max_corpus_items)
+    corpus, _created = corpora_service.store_bundle(session, tenant.id, document, name=None)
     return corpus
 
 
@@ -222,9 +222,7 @@ def _meaning(metric: str) -> dict[str, str]:
     return {"title": info.title, "unit": info.unit, "direction": info.direction, "definition": info.definition}
 
 
-def items(
-    session: Session, audit: Audit, item_filter: repository.ItemFilter, params: PageParams
-) -> Page[ItemOut]:
+def items(session: Session, audit: Audit, item_filter: repository.ItemFilter, params: PageParams) -> Page[ItemOut]:
     rows, total = repository.item_page(session, audit.id, item_filter, params.limit, params.offset)
     return Page[ItemOut](
         items=[

@@ -1,7 +1,8 @@
 """Text that no database can store: NUL characters and unpaired surrogates.
 
 PostgreSQL refuses both in text and JSON values (SQLite stores them), so they are refused where text enters:
-the spec shapes, corpus bundles, and the path, query and headers of every request. One check for all.
+the spec shapes, corpus bundles, and the path, query and headers of every request. One check for all. Text
+a model generates is made storable instead (`storable`): it is evidence, kept as close to what came out.
 """
 
 import re
@@ -18,6 +19,11 @@ def text_problem(text: str) -> str | None:
     if found.group() == "\x00":
         return "contains a NUL character (\\u0000)"
     return f"contains an unpaired surrogate (\\u{ord(found.group()):04x})"
+
+
+def storable(text: str) -> str:
+    """The text with each unstorable character replaced by U+FFFD (the replacement character)."""
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def first_text_problem(value: Any) -> tuple[tuple[str | int, ...], str] | None:
