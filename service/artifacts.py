@@ -14,7 +14,8 @@ logger = logging.getLogger(__name__)
 
 
 def audit_checkpoint_dir(settings: Settings, audit_id: str) -> Path:
-    return Path(str(settings.checkpoint_dir)) / audit_id
+    """Absolute: the folder is also a model root of its audit (worker/runs/work.py: allowed_model_source)."""
+    return Path(str(settings.checkpoint_dir)).expanduser().absolute() / audit_id
 
 
 def remove_audit_files(settings: Settings, audit_id: str) -> None:

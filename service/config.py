@@ -84,30 +84,34 @@ class Settings(BaseSettings):
         return str(self.database_url)
 
     def ensure_folders(self) -> None:
-        """Create the folders (the data folder private to this user) and check that each can be written.
+        """Create the folders (the data folder private to this user) and check that the data and checkpoint
+        folders can be written (model roots may be read-only).
 
-        The embedded SQLite files are created private too (SQLite gives its -wal and -shm files the mode of
-        the database file). Raises FolderError naming the setting and the folder.
+        The embedded SQLite files are made private too (SQLite gives the -wal and -shm files it creates the
+        mode of the database file). Raises FolderError naming the setting and the folder.
         """
-        folders = [("data_dir", self.data_dir), ("checkpoint_dir", self.checkpoint_dir)]
-        folders += [("model_roots", root) for root in self.model_roots]
-        for setting, folder in folders:
-            _writable_folder(setting, Path(str(folder)), private=setting == "data_dir")
+        _usable_folder("data_dir", Path(self.data_dir), private=True, written=True)
+        _usable_folder("checkpoint_dir", Path(str(self.checkpoint_dir)), private=False, written=True)
+        for root in self.model_roots:
+            _usable_folder("model_roots", Path(root), private=False, written=False)
         for url in (self.sqlalchemy_url, str(self.broker_url)):
             path = _sqlite_file(url)
             if path is not None and path.parent == Path(self.data_dir):
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE_MODE))
-                path.chmod(PRIVATE_FILE_MODE)
+                for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+                    if file.exists():
+                        file.chmod(PRIVATE_FILE_MODE)
 
 
-def _writable_folder(setting: str, folder: Path, private: bool) -> None:
+def _usable_folder(setting: str, folder: Path, private: bool, written: bool) -> None:
     try:
         created = not folder.exists()
         folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER_MODE if private else 0o777)
         if private and created:
             folder.chmod(PRIVATE_FOLDER_MODE)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        if written:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
     except OSError as error:
         reason = error.strerror or type(error).__name__
         raise FolderError(f"{setting}: the folder {folder} cannot be created or written ({reason})") from None

@@ -14,7 +14,7 @@ from service.audits.sources import ModelSourceError
 from service.config import Settings, get_settings
 from service.db import session_scope
 from service.keys.service import create_key
-from service.models import Audit, Corpus, ItemScore, Run
+from service.models import Audit, Corpus, ItemScore, Run, UnlearningRecordRow
 from service.specs.audit import AuditSpec
 from tests.service.databases import fresh_database
 from tests.tiny_world import stand_in_models
@@ -76,6 +76,24 @@ def test_the_source_is_checked_again_right_before_loading(worker_settings, tmp_p
         model.symlink_to(outside, target_is_directory=True)
         with pytest.raises(ModelSourceError, match="no model folder at this path under your model roots"):
             work.allowed_model_source(session, worker_settings, audit, spec, "target")
+
+
+def test_an_unlearned_checkpoint_is_read_from_its_own_audit_only(worker_settings, tmp_path):
+    audit_id, run_id = audit_with_run(worker_settings, "acme", "acme-org/model")
+    other_id, _ = audit_with_run(worker_settings, "bcme", "acme-org/model")
+    own = stand_in_models(audit_checkpoint_dir(worker_settings, audit_id), ("made",)) / "made"
+    foreign = stand_in_models(audit_checkpoint_dir(worker_settings, other_id), ("made",)) / "made"
+    with session_scope(worker_settings.sqlalchemy_url) as session:
+        audit = session.get(Audit, audit_id)
+        spec = AuditSpec.model_validate(audit.spec)
+        record = UnlearningRecordRow(run_id=run_id, audit_id=audit_id, model="made", checkpoint=str(own), record={})
+        session.add(record)
+        session.flush()
+        assert work.allowed_model_source(session, worker_settings, audit, spec, "made") == (str(own), None)
+        record.checkpoint = str(foreign)
+        session.flush()
+        with pytest.raises(ModelSourceError, match="no model folder at this path"):
+            work.allowed_model_source(session, worker_settings, audit, spec, "made")
 
 
 def test_a_refused_write_fails_the_run_without_sql_or_parameters(worker_settings, tmp_path, caplog):
