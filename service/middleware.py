@@ -130,9 +130,8 @@ class AuthenticateBeforeBody:
         guarded = scope["type"] == "http" and scope["method"] in BODY_METHODS and scope["path"].startswith("/v1/")
         authorization = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
         if guarded and not await run_in_threadpool(known_key, self.database_url, bearer_token(authorization)):
-            response = JSONResponse(
-                {"detail": UNAUTHORIZED_DETAIL}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-            )
+            headers = {"WWW-Authenticate": "Bearer", "Connection": "close"}  # its body is never read
+            response = JSONResponse({"detail": UNAUTHORIZED_DETAIL}, status_code=401, headers=headers)
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
