@@ -49,7 +49,8 @@ def build_bench_model(bundle: CorpusBundle, train_steps: int, seed: int):
 
 def timed_run(model, tokenizer, bundle: CorpusBundle, metric: str, limits: Limits) -> tuple[float, MetricOutcome]:
     start = time.perf_counter()
-    outcome = evaluate(model, tokenizer, bundle, [metric], EvalContext(limits, seed=0))[metric]
+    context = EvalContext(limits, seed=0, model_name="bench", precision_label="full")
+    outcome = evaluate(model, tokenizer, bundle, [metric], context)[metric]
     return time.perf_counter() - start, outcome
 
 

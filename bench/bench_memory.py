@@ -43,7 +43,7 @@ def measure(folder: Path, precision: dict, items: int) -> dict:
     from service.specs.audit import AuditSpec
     from tests.tiny_world import make_bundle
     from worker.engine.models import load_model
-    from worker.engine.pipeline import evaluate_variant
+    from worker.engine.variant import evaluate_variant
 
     torch.set_num_threads(2)
     spec = AuditSpec.model_validate(

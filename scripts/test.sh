@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: sets up .venv if needed, checks the services, runs ruff and the test suite.
+# The test command: sets up .venv if needed, checks the services, runs the house-rule checks, ruff and the tests.
 # Extra arguments go to pytest (e.g. scripts/test.sh -m "not browser" -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,5 +9,6 @@ if ! command -v chromium >/dev/null 2>&1; then
   echo "installing Debian's chromium for the browser tests" >&2
   (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium unavailable: browser tests will be skipped" >&2
 fi
+bash scripts/check_sql.sh
 .venv/bin/ruff check service worker tests bench migrations
 .venv/bin/python -m pytest "$@"

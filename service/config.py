@@ -4,6 +4,8 @@ The API, the workers, the migrations and the CLI all read these, so that `unlear
 running `unlearn-audit serve` agree on the data folder and the database without any flag.
 """
 
+import base64
+import binascii
 import os
 import tempfile
 from functools import lru_cache
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GPU_QUEUE = "gpu"
@@ -66,6 +68,39 @@ class Settings(BaseSettings):
     resend_interval_s: float = Field(
         30.0, ge=0.0, description="how often the API re-sends runs stored while the broker was down (0: never)"
     )
+    retry_after_s: int = Field(5, ge=1, le=3600, description="Retry-After of a 202: seconds before the first poll")
+    webhook_allow_private: bool = Field(
+        False,
+        description="webhook URLs may reach loopback, link-local, private, multicast, unspecified or reserved "
+        "addresses (a development setting: it opens the service to SSRF)",
+    )
+    webhook_max_per_tenant: int = Field(10, ge=1, le=1000, description="webhooks one tenant may have")
+    webhook_timeout_s: float = Field(
+        10.0, gt=0.0, le=120.0, description="one delivery attempt, from DNS to the answer's headers, in total"
+    )
+    webhook_retry_base_s: float = Field(10.0, gt=0.0, description="delay after a first failed attempt, then doubled")
+    webhook_retry_max_s: float = Field(3600.0, gt=0.0, description="longest delay between two delivery attempts")
+    webhook_give_up_s: float = Field(
+        24 * 3600.0, gt=0.0, le=7 * 24 * 3600.0, description="a delivery not accepted this long after its event fails"
+    )
+    webhook_secret_key: SecretStr | None = Field(
+        None,
+        description="Fernet key (32 url-safe base64 bytes) that encrypts webhook signing secrets at rest; the API "
+        "and every worker need the same one; default: the key file webhook-secret.key in data_dir, made on first use",
+    )
+
+    @field_validator("webhook_secret_key")
+    @classmethod
+    def _a_fernet_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is None:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(key.get_secret_value().encode())
+        except (binascii.Error, ValueError) as error:
+            raise ValueError(f"not url-safe base64: {error}") from error
+        if len(raw) != 32:
+            raise ValueError(f"a Fernet key is 32 bytes once decoded, not {len(raw)}")
+        return key
 
     @model_validator(mode="after")
     def _defaults_under_data_dir(self) -> "Settings":

@@ -11,6 +11,7 @@ from service.config import Settings
 from service.db import session_scope
 from service.keys.service import tenant_for_token
 from service.models import Tenant
+from service.queue import use_broker
 
 bearer = HTTPBearer(auto_error=False, description="an API key from `unlearn-audit keys create`")
 UNAUTHORIZED_DETAIL = "Authorization: a valid API key is required (Bearer token)"
@@ -40,6 +41,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 def get_session(settings: SettingsDep) -> Iterator[Session]:
     """One session per request, committed when the route returns (then queued tasks are sent)."""
     with session_scope(settings.sqlalchemy_url) as session:
+        use_broker(session, str(settings.broker_url))
         yield session
 
 

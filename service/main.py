@@ -23,6 +23,7 @@ from service.disk import DISK_FULL_DETAIL, free_bytes, is_disk_full
 from service.docs import add_docs_routes
 from service.errors import ConflictError, FieldError, NotFoundError
 from service.middleware import add_middleware, security_headers, storable_path_parameters
+from service.webhooks.endpoints import router as webhooks_router
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_middleware(app, settings)
     app.include_router(audits_router)
     app.include_router(corpora_router)
+    app.include_router(webhooks_router)
     add_error_handlers(app)
     add_failure_handlers(app)
     add_health_routes(app)
@@ -138,7 +140,7 @@ def _database_ok(settings: Settings) -> bool:
         with engine_for(settings.sqlalchemy_url).connect() as connection:
             connection.execute(text("SELECT 1"))
         return True
-    except Exception:  # any failure means not ready; the reason is in the server log
+    except Exception:  # any failure means not ready; the answer names the check that failed
         return False
 
 

@@ -8,8 +8,8 @@ processes are recycled so that leaked GPU memory returns to the device.
 
 from celery import Celery
 
-from service.config import CPU_QUEUE, GPU_QUEUE, Settings, get_settings
-from service.queue import COLLISION_TASK, EVALUATE_TASK, SUMMARY_TASK, UNLEARN_TASK
+from service.config import GPU_QUEUE, Settings, get_settings
+from service.queue import QUEUE_BY_TASK
 
 TASKS_PER_CHILD = 8
 HARD_LIMIT_GRACE_S = 300
@@ -36,12 +36,7 @@ def create_celery(settings: Settings) -> Celery:
         broker_transport_options=transport_options(settings),
         broker_connection_retry_on_startup=True,
         task_default_queue=GPU_QUEUE,
-        task_routes={
-            EVALUATE_TASK: {"queue": GPU_QUEUE},
-            UNLEARN_TASK: {"queue": GPU_QUEUE},
-            COLLISION_TASK: {"queue": CPU_QUEUE},
-            SUMMARY_TASK: {"queue": CPU_QUEUE},
-        },
+        task_routes={task: {"queue": queue} for task, queue in QUEUE_BY_TASK.items()},
         worker_hijack_root_logger=False,
     )
     return app

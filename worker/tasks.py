@@ -9,11 +9,13 @@ from service.artifacts import remove_audit_files
 from service.audits import repository
 from service.config import get_settings
 from service.db import session_scope
-from service.queue import COLLISION_TASK, EVALUATE_TASK, SUMMARY_TASK, UNLEARN_TASK
+from service.models.states import AuditStatus, RunStatus
+from service.queue import COLLISION_TASK, DELIVER_WEBHOOK_TASK, EVALUATE_TASK, SUMMARY_TASK, UNLEARN_TASK
 from worker.celery_app import app
 from worker.runs import lifecycle, work
 from worker.runs.errors import public_error
 from worker.runs.progress import RunCancelledError, RunProgress
+from worker.webhooks import delivery
 
 logger = logging.getLogger(__name__)
 Work = Callable[..., lifecycle.OutputWriter]
@@ -40,12 +42,17 @@ def summarize_audit(audit_id: str) -> None:
     try:
         with session_scope(settings.sqlalchemy_url) as session:
             audit = repository.audit_by_id(session, audit_id, lock=True)
-            if audit is None or audit.status not in ("queued", "running"):
+            if audit is None or audit.status not in AuditStatus.open():
                 return  # deleted, cancelled, or already summarised by an earlier delivery
             work.summarize_audit(session, audit)
     except Exception as error:  # the audit must end: it is closed as failed, with the reason
         logger.exception("summary of audit %s failed", audit_id)
         lifecycle.fail_audit(settings.sqlalchemy_url, audit_id, f"summary: {public_error(error)}")
+
+
+@app.task(name=DELIVER_WEBHOOK_TASK)
+def deliver_webhook(delivery_id: str) -> None:
+    delivery.attempt(get_settings(), delivery_id)
 
 
 def execute(run_id: str, compute: Work) -> None:
@@ -63,12 +70,12 @@ def execute(run_id: str, compute: Work) -> None:
         writer = compute(settings, claim, progress)
         lifecycle.store(url, run_id, writer)
     except RunCancelledError:
-        lifecycle.close(url, run_id, "cancelled", None)
+        lifecycle.close(url, run_id, RunStatus.CANCELLED, None)
     except SoftTimeLimitExceeded:
-        lifecycle.close(url, run_id, "failed", f"stopped after the time limit of {settings.run_time_limit_s} s")
+        lifecycle.close(url, run_id, RunStatus.FAILED, f"stopped after the time limit of {settings.run_time_limit_s} s")
     except Exception as error:  # recorded on the run (type and short reason), so that the audit can show why
         logger.exception("run %s failed", run_id)
-        lifecycle.close(url, run_id, "failed", public_error(error))
+        lifecycle.close(url, run_id, RunStatus.FAILED, public_error(error))
     if lifecycle.audit_of_run(url, run_id) is None:  # deleted while it ran: drop what this run saved
         remove_audit_files(settings, claim.audit_id)
         return

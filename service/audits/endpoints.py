@@ -3,16 +3,28 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BeforeValidator
 from starlette.background import BackgroundTask
 
 from service.artifacts import remove_audit_files
 from service.audits import service
 from service.audits.report import load_report
 from service.audits.repository import ItemFilter
-from service.audits.schemas import AuditAccepted, AuditListItem, AuditOut, AuditResults, AuditStatus, ItemOut
+from service.audits.schemas import (
+    AUDIT_VIEW_ALWAYS,
+    AuditAccepted,
+    AuditField,
+    AuditListItem,
+    AuditOut,
+    AuditResults,
+    AuditView,
+    ItemOut,
+)
+from service.conditional import conditional_json, headers_only
 from service.deps import CurrentTenant, SessionDep, SettingsDep
 from service.errors import ERROR_RESPONSES
 from service.middleware import REPORT_CSP
+from service.models.states import AuditStatus
 from service.pagination import Page, PageDep
 from service.specs.audit import AuditSpec
 from service.specs.render import report_to_csv, report_to_html
@@ -23,17 +35,26 @@ REPORT_MEDIA_TYPES = {"json": "application/json", "csv": "text/csv", "html": "te
 ReportFormat = Literal["json", "csv", "html"]
 
 
-@router.post("", response_model=AuditAccepted, status_code=202)
+@router.post(
+    "",
+    response_model=AuditAccepted,
+    status_code=202,
+    description="Validates the whole spec, stores the audit and queues its runs. `Location` names the audit to "
+    "poll (`GET`, conditionally with `If-None-Match`), `Retry-After` the seconds to wait before the first poll.",
+)
 def submit_audit(
     session: SessionDep,
     settings: SettingsDep,
     tenant: CurrentTenant,
     spec: AuditSpec,
+    response: Response,
     idempotency_key: Annotated[
         str | None, Header(max_length=200, description="a retry with the same key returns the same audit")
     ] = None,
 ) -> AuditAccepted:
     audit, _created = service.submit(session, settings, tenant, spec, idempotency_key)
+    response.headers["Location"] = f"{router.prefix}/{audit.id}"
+    response.headers["Retry-After"] = str(settings.retry_after_s)
     return service.accepted(audit)
 
 
@@ -44,9 +65,43 @@ def list_audits(
     return service.page(session, tenant, status, params)
 
 
-@router.get("/{audit_id}", response_model=AuditOut)
-def get_audit(session: SessionDep, tenant: CurrentTenant, audit_id: str) -> AuditOut:
-    return service.detail(session, service.get(session, tenant, audit_id))
+def _comma_separated(value: list[str] | None) -> list[str] | None:
+    return None if value is None else [name.strip() for item in value for name in item.split(",") if name.strip()]
+
+
+AuditFields = Annotated[
+    list[AuditField] | None,
+    Query(description="only these top-level fields (comma-separated or repeated), with `id` and `updated_at`"),
+    BeforeValidator(_comma_separated),
+]
+AUDIT_DESCRIPTION = f"""Status, progress per stage and per run, timings and errors.
+
+**Polling**: every answer carries a strong `ETag`; send it back as `If-None-Match` and an audit that has not
+changed answers `304 Not Modified` with no body. `updated_at` is the latest change of the audit or any of its
+runs. **Light view** for pollers: `?fields=status,progress` answers only the fields named (any of the
+top-level fields below; `{"` and `".join(AUDIT_VIEW_ALWAYS)}` always), with its own ETag. `HEAD` answers the
+same headers without a body."""
+
+
+@router.get(
+    "/{audit_id}",
+    response_model=AuditOut | AuditView,
+    description=AUDIT_DESCRIPTION,
+    responses={304: {"description": "not modified since the ETag sent in If-None-Match"}},
+)
+def get_audit(
+    session: SessionDep, tenant: CurrentTenant, request: Request, audit_id: str, fields: AuditFields = None
+) -> Response:
+    audit = service.detail(session, service.get(session, tenant, audit_id))
+    include = None if fields is None else {*fields, *AUDIT_VIEW_ALWAYS}
+    return conditional_json(request, audit.model_dump_json(include=include).encode())
+
+
+@router.head("/{audit_id}", response_class=Response, description="The headers of `GET` (ETag), without a body.")
+def head_audit(
+    session: SessionDep, tenant: CurrentTenant, request: Request, audit_id: str, fields: AuditFields = None
+) -> Response:
+    return headers_only(get_audit(session, tenant, request, audit_id, fields))
 
 
 @router.get("/{audit_id}/results", response_model=AuditResults)

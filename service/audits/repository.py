@@ -1,12 +1,12 @@
-"""Every query on audits, runs and their results."""
+"""Every query on audits and their results (the runs' own queries are in service.runs.repository)."""
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from service.models import Audit, Collision, ItemScore, Result, Run, UnlearningRecordRow
-from service.models.run import FINISHED_RUN_STATUSES
+from service.models.states import AuditStatus
 
 
 @dataclass(frozen=True)
@@ -35,26 +35,22 @@ def add(session: Session, audit: Audit, runs: list[Run]) -> None:
     session.flush()
 
 
-def page(session: Session, tenant_id: str, status: str | None, limit: int, offset: int) -> tuple[list[Audit], int]:
+def page(
+    session: Session, tenant_id: str, status: AuditStatus | None, limit: int, offset: int
+) -> tuple[list[Audit], int]:
     conditions = [Audit.tenant_id == tenant_id] + ([Audit.status == status] if status else [])
     total = session.scalar(select(func.count()).select_from(Audit).where(*conditions)) or 0
     query = select(Audit).where(*conditions).order_by(Audit.created_at.desc(), Audit.id.desc())
     return list(session.scalars(query.limit(limit).offset(offset)).all()), total
 
 
-def runs_of(session: Session, audit_ids: list[str]) -> list[Run]:
-    query = select(Run).where(Run.audit_id.in_(audit_ids)).order_by(Run.created_at, Run.id)
-    return list(session.scalars(query).all())
-
-
-def run_by_id(session: Session, run_id: str, lock: bool = False) -> Run | None:
-    query = select(Run).where(Run.id == run_id)
-    return session.scalars(query.with_for_update() if lock else query).one_or_none()
-
-
 def audit_by_id(session: Session, audit_id: str, lock: bool = False) -> Audit | None:
     query = select(Audit).where(Audit.id == audit_id)
     return session.scalars(query.with_for_update() if lock else query).one_or_none()
+
+
+def open_audit_ids(session: Session) -> list[str]:
+    return list(session.scalars(select(Audit.id).where(Audit.status.in_(AuditStatus.open()))))
 
 
 def results_of(session: Session, audit_id: str) -> list[Result]:
@@ -70,8 +66,8 @@ def unlearning_records_of(session: Session, audit_id: str) -> list[UnlearningRec
 
 
 def items_of(session: Session, audit_id: str) -> list[ItemScore]:
-    query = select(ItemScore).where(ItemScore.audit_id == audit_id)
-    return list(session.scalars(query.order_by(ItemScore.metric, ItemScore.model, ItemScore.item_index)).all())
+    """In no particular order: the report puts them in the spec's order."""
+    return list(session.scalars(select(ItemScore).where(ItemScore.audit_id == audit_id)).all())
 
 
 def item_page(
@@ -108,26 +104,6 @@ def item_page(
     ordered = query.order_by(ItemScore.metric, ItemScore.model, ItemScore.precision_label, ItemScore.item_index)
     rows = session.execute(ordered.limit(limit).offset(offset)).all()
     return [(row[0], row[1]) for row in rows], total
-
-
-def unfinished_run_count(session: Session, audit_id: str) -> int:
-    unfinished = Run.status.not_in(FINISHED_RUN_STATUSES)
-    query = select(func.count()).select_from(Run).where(Run.audit_id == audit_id, unfinished)
-    return session.scalar(query) or 0
-
-
-def cancel_pending_runs(session: Session, audit_id: str) -> None:
-    session.execute(
-        update(Run)
-        .where(Run.audit_id == audit_id, Run.status.in_(("waiting", "queued")))
-        .values(status="cancelled", stage=None)
-    )
-
-
-def delete_run_outputs(session: Session, run_id: str) -> None:
-    """Everything a previous, interrupted attempt of this run may have left."""
-    for table in (ItemScore, Result, Collision, UnlearningRecordRow):
-        session.execute(delete(table).where(table.run_id == run_id))
 
 
 def delete_audit(session: Session, audit: Audit) -> None:

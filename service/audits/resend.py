@@ -12,14 +12,10 @@ import threading
 from collections.abc import Collection
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
-
-from service.config import CPU_QUEUE
 from service.db import engine_for, session_scope
-from service.models import Audit, Run
 from service.models.base import utc_now
-from service.models.run import FINISHED_RUN_STATUSES
-from service.queue import SUMMARY_TASK, UNSENT_STAGE, Message, mark_unsent, run_message, send_now
+from service.queue import mark_unsent, run_message, send_now, summary_message
+from service.runs import repository as run_repository
 
 SUMMARY_GRACE_S = 60.0  # a summary message normally runs within seconds of the last run
 
@@ -29,11 +25,12 @@ logger = logging.getLogger(__name__)
 def resend_unsent_runs(database_url: str, broker_url: str) -> int:
     """Send every unsent queued run; stops at the first failure (the broker is still down). Returns how many went."""
     with session_scope(database_url) as session:
-        unsent = session.execute(select(Run.id, Run.kind).where(Run.status == "queued", Run.stage == UNSENT_STAGE))
-        pending = [(run_id, kind) for run_id, kind in unsent]
+        pending = run_repository.unsent(session)
     sent = 0
     for run_id, kind in pending:
-        if not _take(database_url, run_id):
+        with session_scope(database_url) as session:
+            taken = run_repository.take_unsent(session, run_id)
+        if not taken:
             continue  # sent by another process, or cancelled, meanwhile
         try:
             send_now(broker_url, run_message(run_id, kind))
@@ -50,27 +47,13 @@ def resend_missing_summaries(
 ) -> list[str]:
     """Send the summary task of every open audit whose runs all finished more than `grace_s` ago, but those
     in `skip`; returns the ids of the audits whose summary was sent."""
-    unfinished = select(Run.id).where(Run.audit_id == Audit.id, Run.status.not_in(FINISHED_RUN_STATUSES))
-    last_finish = select(func.max(Run.finished_at)).where(Run.audit_id == Audit.id).scalar_subquery()
-    query = select(Audit.id).where(
-        Audit.status.in_(("queued", "running")),
-        ~unfinished.exists(),
-        last_finish < utc_now() - timedelta(seconds=grace_s),
-    )
+    finished_before = utc_now() - timedelta(seconds=grace_s)
     with session_scope(database_url) as session:
-        audit_ids = [audit_id for audit_id in session.scalars(query) if audit_id not in skip]
+        awaiting = run_repository.audits_awaiting_summary(session, finished_before)
+    audit_ids = [audit_id for audit_id in awaiting if audit_id not in skip]
     for audit_id in audit_ids:
-        send_now(broker_url, Message(SUMMARY_TASK, (audit_id,), CPU_QUEUE))
+        send_now(broker_url, summary_message(audit_id))
     return audit_ids
-
-
-def _take(database_url: str, run_id: str) -> bool:
-    """Clear the run's unsent mark; False when another process took it first (or it is no longer queued)."""
-    with session_scope(database_url) as session:
-        statement = (
-            update(Run).where(Run.id == run_id, Run.status == "queued", Run.stage == UNSENT_STAGE).values(stage=None)
-        )
-        return session.execute(statement).rowcount == 1
 
 
 class ResendLoop:

@@ -6,13 +6,10 @@ Submission takes a service.specs.audit.AuditSpec (corpus: a corpus id or the bun
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from service.specs.report import CollisionResult, MetricResult, Summary, UnlearningRecord, Verdict
-
-AuditStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-RunStatus = Literal["waiting", "queued", "running", "succeeded", "failed", "cancelled"]
-RunKind = Literal["unlearn", "evaluate", "collision"]
+from service.models.states import AuditStatus, RunKind, RunStatus
+from service.specs.report import CollisionResult, ItemRecord, MetricResult, Summary, UnlearningRecord, Verdict
 
 
 class RunOut(BaseModel):
@@ -56,6 +53,7 @@ class AuditListItem(BaseModel):
     precisions: list[str] = Field(description="precision labels")
     verdict: Verdict | None
     share_done: float
+    updated_at: datetime = Field(description="the latest change of the audit or of any of its runs (progress too)")
 
 
 class AuditOut(AuditListItem):
@@ -65,6 +63,24 @@ class AuditOut(AuditListItem):
     spec: dict[str, Any] = Field(description="the validated spec; `corpus` is the corpus id")
     progress: AuditProgress
     runs: list[RunOut]
+
+
+AUDIT_VIEW_ALWAYS = ("id", "updated_at")  # in every view: which audit, and which version of it
+
+
+def _partial(model: type[BaseModel], name: str, required: tuple[str, ...]) -> type[BaseModel]:
+    """`model` with every field but `required` left out unless asked for: the shape of a sparse fieldset."""
+    fields: dict[str, Any] = {
+        field_name: (info.annotation, info)
+        if field_name in required
+        else (info.annotation | None, Field(None, description=info.description))
+        for field_name, info in model.model_fields.items()
+    }
+    return create_model(name, __doc__=f"{model.__name__} with only the fields asked for", **fields)
+
+
+AuditView = _partial(AuditOut, "AuditView", AUDIT_VIEW_ALWAYS)
+AuditField = Literal[tuple(AuditOut.model_fields)]  # type: ignore[valid-type]
 
 
 class MetricMeaning(BaseModel):
@@ -110,20 +126,16 @@ class AuditResults(BaseModel):
     unlearning: list[UnlearningRecord]
 
 
-class ItemOut(BaseModel):
+class ItemOut(ItemRecord):
     """One evaluation item of one variant, with the same item's score at full precision for comparison."""
 
-    model: str
-    precision_label: str
-    metric: str
-    index: int
-    score: float
     full_score: float | None = Field(description="the same model's score on this item at full precision")
     delta: float | None = Field(description="score - full_score: above 0 = the item came back")
-    output: str | None
-    truth: str | None
-    prompt: str | None
-    truncated: bool
+
+    @classmethod
+    def compared(cls, record: ItemRecord, full_score: float | None) -> "ItemOut":
+        delta = None if full_score is None else record.score - full_score
+        return cls(**record.model_dump(), full_score=full_score, delta=delta)
 
 
 class AuditAccepted(BaseModel):

@@ -1,5 +1,8 @@
 """Audit rules: validate completely before storing, plan the runs, enqueue after commit, read results back."""
 
+from collections.abc import Collection
+from datetime import datetime
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,13 +28,17 @@ from service.corpora import service as corpora_service
 from service.errors import ConflictError, FieldError, NotFoundError
 from service.models import Audit, Corpus, Run, Tenant
 from service.models.base import utc_now
-from service.models.run import FINISHED_RUN_STATUSES
+from service.models.states import AuditStatus, RunKind, RunStatus
 from service.pagination import Page, PageParams
 from service.queue import enqueue_after_commit, run_message
+from service.runs import repository as run_repository
 from service.specs.audit import AuditSpec
+from service.specs.corpus import part_counts
 from service.specs.metrics import METRICS
 from service.specs.naming import TARGET_NAME
-from service.specs.precision import FullPrecision
+from service.specs.precision import FullPrecision, PrecisionConfig
+from service.specs.requirements import MissingInputsError, check_unlearning_inputs
+from service.webhooks import service as webhooks
 
 
 def submit(
@@ -56,7 +63,7 @@ def submit(
             raise
         return same_request(existing, stored), False
     for run in runs:
-        if run.status == "queued":
+        if run.status == RunStatus.QUEUED:
             enqueue_after_commit(session, str(settings.broker_url), run_message(run.id, run.kind))
     return audit, True
 
@@ -72,15 +79,25 @@ def check_submission(spec: AuditSpec, settings: Settings, tenant: Tenant) -> Non
 
 
 def resolve_corpus(session: Session, settings: Settings, tenant: Tenant, spec: AuditSpec) -> Corpus:
-    """The stored corpus a spec names by id, or the inline bundle stored (once) now."""
+    """The stored corpus a spec names by id, or the inline bundle stored (once) now; refused (before it is
+    stored) when the spec's unlearning recipes need text the corpus lacks."""
     if isinstance(spec.corpus, str):
         corpus = corpora_repository.by_id(session, tenant.id, spec.corpus)
         if corpus is None:
             raise FieldError([(("corpus",), f"no corpus with id '{spec.corpus}'; upload it with POST /v1/corpora")])
+        check_corpus_inputs(spec, corpus.parts)
         return corpus
     document = corpora_service.validate_bundle(spec.corpus, ("corpus",), settings.max_corpus_items)
+    check_corpus_inputs(spec, part_counts(document))
     corpus, _created = corpora_service.store_bundle(session, tenant.id, document, name=None)
     return corpus
+
+
+def check_corpus_inputs(spec: AuditSpec, present_parts: Collection[str]) -> None:
+    try:
+        check_unlearning_inputs(spec, present_parts)
+    except MissingInputsError as error:
+        raise FieldError(error.problems) from None
 
 
 def same_request(existing: Audit, stored_spec_document: dict) -> Audit:
@@ -96,26 +113,26 @@ def plan_runs(spec: AuditSpec) -> list[Run]:
     """
     produced = {config.name for config in spec.unlearning}
     full = FullPrecision().model_dump(mode="json")
-    runs = [Run(kind="unlearn", model=name, precision_label="full", precision=full) for name in produced]
+    runs = [Run(kind=RunKind.UNLEARN, model=name, precision_label="full", precision=full) for name in produced]
     for model in spec.model_names:
-        status = "waiting" if model in produced else "queued"
+        status = RunStatus.WAITING if model in produced else RunStatus.QUEUED
         for precision in spec.precisions:
-            runs.append(_run("evaluate", model, precision, status))
+            runs.append(_run(RunKind.EVALUATE, model, precision, status))
     if "collision" in spec.metrics:
         for model in spec.model_names:
             if model == TARGET_NAME:
                 continue
-            status = "waiting" if model in produced else "queued"
-            runs += [_run("collision", model, p, status) for p in spec.precisions if p.method != "full"]
+            status = RunStatus.WAITING if model in produced else RunStatus.QUEUED
+            runs += [_run(RunKind.COLLISION, model, p, status) for p in spec.precisions if p.method != "full"]
     return runs
 
 
-def _run(kind: str, model: str, precision: object, status: str) -> Run:
+def _run(kind: RunKind, model: str, precision: PrecisionConfig, status: RunStatus) -> Run:
     return Run(
         kind=kind,
         model=model,
-        precision_label=precision.label,  # type: ignore[attr-defined]
-        precision=precision.model_dump(mode="json"),  # type: ignore[attr-defined]
+        precision_label=precision.label,
+        precision=precision.model_dump(mode="json"),
         status=status,
     )
 
@@ -128,11 +145,11 @@ def get(session: Session, tenant: Tenant, audit_id: str) -> Audit:
 
 
 def accepted(audit: Audit) -> AuditAccepted:
-    return AuditAccepted(id=audit.id, status=audit.status, created_at=audit.created_at)  # type: ignore[arg-type]
+    return AuditAccepted(id=audit.id, status=audit.status, created_at=audit.created_at)
 
 
 def detail(session: Session, audit: Audit) -> AuditOut:
-    runs = repository.runs_of(session, [audit.id])
+    runs = run_repository.runs_of(session, [audit.id])
     return AuditOut(
         **list_item(audit, runs).model_dump(),
         started_at=audit.started_at,
@@ -144,9 +161,9 @@ def detail(session: Session, audit: Audit) -> AuditOut:
     )
 
 
-def page(session: Session, tenant: Tenant, status: str | None, params: PageParams) -> Page[AuditListItem]:
+def page(session: Session, tenant: Tenant, status: AuditStatus | None, params: PageParams) -> Page[AuditListItem]:
     audits, total = repository.page(session, tenant.id, status, params.limit, params.offset)
-    runs = repository.runs_of(session, [audit.id for audit in audits])
+    runs = run_repository.runs_of(session, [audit.id for audit in audits])
     items = [list_item(audit, [run for run in runs if run.audit_id == audit.id]) for audit in audits]
     return Page[AuditListItem](items=items, total=total, limit=params.limit, offset=params.offset)
 
@@ -155,7 +172,7 @@ def list_item(audit: Audit, runs: list[Run]) -> AuditListItem:
     spec = stored_spec(audit)
     return AuditListItem(
         id=audit.id,
-        status=audit.status,  # type: ignore[arg-type]
+        status=audit.status,
         corpus_id=audit.corpus_id,
         created_at=audit.created_at,
         finished_at=audit.finished_at,
@@ -163,6 +180,7 @@ def list_item(audit: Audit, runs: list[Run]) -> AuditListItem:
         precisions=spec.precision_labels,
         verdict=(audit.summary or {}).get("verdict"),
         share_done=progress_of(runs).share_done,
+        updated_at=max([audit.updated_at, *(run.updated_at for run in runs)]),
     )
 
 
@@ -171,8 +189,8 @@ def progress_of(runs: list[Run]) -> AuditProgress:
     for run in runs:
         stage = by_kind.setdefault(run.kind, StageProgress(done=0, total=0))
         stage.total += 1
-        stage.done += run.status in FINISHED_RUN_STATUSES
-    shares = [1.0 if run.status in FINISHED_RUN_STATUSES else run.share_done for run in runs]
+        stage.done += run.status in RunStatus.finished()
+    shares = [1.0 if run.status in RunStatus.finished() else run.share_done for run in runs]
     return AuditProgress(
         share_done=sum(shares) / len(shares) if shares else 0.0,
         runs_done=sum(stage.done for stage in by_kind.values()),
@@ -186,10 +204,10 @@ def run_out(run: Run) -> RunOut:
     return RunOut.model_validate({**columns, "duration_s": _seconds(run.started_at, run.finished_at)})
 
 
-def _seconds(started: object, finished: object) -> float | None:
+def _seconds(started: datetime | None, finished: datetime | None) -> float | None:
     if started is None or finished is None:
         return None
-    return (finished - started).total_seconds()  # type: ignore[operator]
+    return (finished - started).total_seconds()
 
 
 def results(session: Session, audit: Audit) -> AuditResults:
@@ -198,7 +216,7 @@ def results(session: Session, audit: Audit) -> AuditResults:
     report = load_report(session, audit, with_items=False)
     return AuditResults(
         audit_id=audit.id,
-        status=audit.status,  # type: ignore[arg-type]
+        status=audit.status,
         models=spec.model_names,
         precisions=spec.precision_labels,
         metrics=list(spec.metrics),
@@ -225,22 +243,7 @@ def _meaning(metric: str) -> dict[str, str]:
 def items(session: Session, audit: Audit, item_filter: repository.ItemFilter, params: PageParams) -> Page[ItemOut]:
     rows, total = repository.item_page(session, audit.id, item_filter, params.limit, params.offset)
     return Page[ItemOut](
-        items=[
-            ItemOut(
-                model=row.model,
-                precision_label=row.precision_label,
-                metric=row.metric,
-                index=row.item_index,
-                score=row.score,
-                full_score=full_score,
-                delta=None if full_score is None else row.score - full_score,
-                output=row.output,
-                truth=row.truth,
-                prompt=row.prompt,
-                truncated=row.truncated,
-            )
-            for row, full_score in rows
-        ],
+        items=[ItemOut.compared(row.to_record(), full_score) for row, full_score in rows],
         total=total,
         limit=params.limit,
         offset=params.offset,
@@ -249,12 +252,13 @@ def items(session: Session, audit: Audit, item_filter: repository.ItemFilter, pa
 
 def cancel(session: Session, audit: Audit) -> Audit:
     """Queued runs stop at once; running ones stop at their next progress report. Stored results stay."""
-    if audit.status in ("succeeded", "failed"):
+    if audit.status in (AuditStatus.SUCCEEDED, AuditStatus.FAILED):
         raise ConflictError(f"audit '{audit.id}' has already finished ({audit.status})")
-    if audit.status != "cancelled":
-        audit.status = "cancelled"
+    if audit.status != AuditStatus.CANCELLED:
+        audit.status = AuditStatus.CANCELLED
         audit.finished_at = utc_now()
-        repository.cancel_pending_runs(session, audit.id)
+        run_repository.cancel_pending(session, audit.id)
+        webhooks.emit(session, audit)
     return audit
 
 

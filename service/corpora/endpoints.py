@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from service.corpora import repository, service
+from service.corpora import service
 from service.corpora.schemas import CorpusOut
 from service.deps import CurrentTenant, SessionDep, SettingsDep
 from service.errors import ERROR_RESPONSES
@@ -62,10 +62,7 @@ def upload_corpus(
 
 @router.get("", response_model=Page[CorpusOut])
 def list_corpora(session: SessionDep, tenant: CurrentTenant, params: PageDep) -> Page[CorpusOut]:
-    rows, total = repository.page(session, tenant.id, params.limit, params.offset)
-    return Page[CorpusOut](
-        items=[CorpusOut.model_validate(row) for row in rows], total=total, limit=params.limit, offset=params.offset
-    )
+    return service.page(session, tenant.id, params)
 
 
 @router.get("/{corpus_id}", response_model=CorpusOut)

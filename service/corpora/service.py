@@ -11,8 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.corpora import repository
+from service.corpora.schemas import CorpusOut
 from service.errors import ConflictError, FieldError, NotFoundError
 from service.models import Corpus
+from service.pagination import Page, PageParams
 from service.specs.corpus import (
     BundleDocument,
     CorpusError,
@@ -81,6 +83,13 @@ def store_bundle(session: Session, tenant_id: str, document: BundleDocument, nam
     except IntegrityError:  # the same bundle uploaded concurrently: the other request stored it
         return repository.by_sha256(session, tenant_id, sha256), False  # type: ignore[return-value]
     return corpus, True
+
+
+def page(session: Session, tenant_id: str, params: PageParams) -> Page[CorpusOut]:
+    """The tenant's corpora, newest first."""
+    rows, total = repository.page(session, tenant_id, params.limit, params.offset)
+    items = [CorpusOut.model_validate(row) for row in rows]
+    return Page[CorpusOut](items=items, total=total, limit=params.limit, offset=params.offset)
 
 
 def get(session: Session, tenant_id: str, corpus_id: str) -> Corpus:

@@ -1,6 +1,6 @@
 """Every query on tenants and API keys."""
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.models import ApiKey, Tenant
@@ -8,6 +8,10 @@ from service.models import ApiKey, Tenant
 
 def tenant_by_name(session: Session, name: str) -> Tenant | None:
     return session.scalars(select(Tenant).where(Tenant.name == name)).one_or_none()
+
+
+def has_tenants(session: Session) -> bool:
+    return bool(session.scalar(select(func.count()).select_from(Tenant)))
 
 
 def add_tenant(session: Session, name: str) -> Tenant:

@@ -10,6 +10,8 @@ from service.models.result import Result
 from service.models.run import Run
 from service.models.tenant import Tenant
 from service.models.unlearning_record import UnlearningRecordRow
+from service.models.webhook import Webhook
+from service.models.webhook_delivery import WebhookDelivery
 
 __all__ = [
     "ApiKey",
@@ -22,4 +24,6 @@ __all__ = [
     "Run",
     "Tenant",
     "UnlearningRecordRow",
+    "Webhook",
+    "WebhookDelivery",
 ]

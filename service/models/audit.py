@@ -4,9 +4,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, new_id, utc_now
-
-AUDIT_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-FINISHED_AUDIT_STATUSES = ("succeeded", "failed", "cancelled")
+from service.models.states import AuditStatus
 
 
 class Audit(Base):
@@ -20,10 +18,12 @@ class Audit(Base):
     corpus_id: Mapped[str] = mapped_column(ForeignKey("corpora.id", ondelete="RESTRICT"), index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
     spec: Mapped[dict] = mapped_column()
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    status: Mapped[AuditStatus] = mapped_column(default=AuditStatus.QUEUED, index=True)
     error: Mapped[str | None] = mapped_column(default=None)
     summary: Mapped[dict | None] = mapped_column(default=None)
     provenance: Mapped[dict | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # set by every write to the row; the API reports the latest of this and its runs' (service.audits.service)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

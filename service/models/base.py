@@ -1,9 +1,10 @@
 """The declarative base shared by every table, with a naming convention so migrations name constraints."""
 
+import enum
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Dialect, MetaData, TypeDecorator
+from sqlalchemy import JSON, DateTime, Dialect, Enum, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -27,9 +28,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+# A `Mapped[SomeStrEnum]` column stores the members' values in a VARCHAR(16): no database enum type and no check
+# constraint, so a new member needs no migration; unknown strings are refused on write and on read.
+STR_ENUM = Enum(
+    enum.Enum,
+    native_enum=False,
+    length=16,
+    values_callable=lambda members: [member.value for member in members],
+    validate_strings=True,
+)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict: JSON, list: JSON, datetime: UTCDateTime()}
+    type_annotation_map = {dict: JSON, list: JSON, datetime: UTCDateTime(), enum.Enum: STR_ENUM}
 
 
 def new_id() -> str:

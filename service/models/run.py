@@ -4,10 +4,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, new_id, utc_now
-
-RUN_KINDS = ("unlearn", "evaluate", "collision")
-RUN_STATUSES = ("waiting", "queued", "running", "succeeded", "failed", "cancelled")
-FINISHED_RUN_STATUSES = ("succeeded", "failed", "cancelled")
+from service.models.states import RunKind, RunStatus
 
 
 class Run(Base):
@@ -22,11 +19,11 @@ class Run(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[RunKind] = mapped_column()
     model: Mapped[str] = mapped_column(String(64))
     precision_label: Mapped[str] = mapped_column(String(64))
     precision: Mapped[dict] = mapped_column()
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[RunStatus] = mapped_column(default=RunStatus.QUEUED)
     stage: Mapped[str | None] = mapped_column(String(64), default=None)
     share_done: Mapped[float] = mapped_column(default=0.0)
     error: Mapped[str | None] = mapped_column(default=None)
@@ -34,3 +31,5 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # set by every write to the row, progress included, so that progress never writes the audit's row too
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

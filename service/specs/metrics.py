@@ -3,6 +3,7 @@
 Travels with every number in reports, API results and the dashboard.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -77,6 +78,12 @@ KNOWLEDGE_METRICS: tuple[str, ...] = tuple(name for name, info in METRICS.items(
 UTILITY_METRIC = "knowmem_r"
 
 
-def missing_parts(metric: str, present: list[str]) -> list[str]:
+def missing_parts(metric: str, present: Collection[str]) -> list[str]:
     """The bundle parts a metric needs that the bundle lacks."""
     return [part for part in METRICS[metric].requires if part not in present]
+
+
+def skip_reason(metric: str, present: Collection[str]) -> str | None:
+    """Why `metric` cannot be measured on a bundle with these parts, or None when it can."""
+    missing = missing_parts(metric, present)
+    return f"the bundle has no {' or '.join(missing)}" if missing else None

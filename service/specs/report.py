@@ -55,18 +55,26 @@ class VariantResult(_Open):
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage")
 
 
-class ItemRecord(_Open):
-    """One evaluation item of one variant: its score and the evidence (generated text)."""
+class ItemRecord(BaseModel):
+    """One evaluation item of one variant: its score and the evidence (generated text).
+
+    The one shape of per-item evidence: the metrics produce it, the report lists it, the item_scores table
+    stores it (service.models.item_score) and the API serves it (ItemOut adds the full-precision comparison).
+    Closed: a field the table has no column for would be lost on the service's side.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     model: str
     precision_label: str
     metric: str
-    index: int
+    index: int = Field(description="the item's position in its evaluation set (PrivLeak: forget, then holdout)")
     score: float
     output: str | None = None
     truth: str | None = None
     prompt: str | None = None
     truncated: bool = False
+    label: int | None = Field(None, description="PrivLeak: 0 = a forget text, 1 = a holdout text")
 
 
 class Summary(_Open):
@@ -104,6 +112,7 @@ class ModelProvenance(_Open):
     revision: str | None = Field(None, description="the resolved commit for hub models")
     dtype: str | None = None
     n_parameters: int | None = None
+    device: str | None = None
 
 
 class Provenance(_Open):

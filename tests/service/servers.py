@@ -17,6 +17,7 @@ import uvicorn
 
 from service.config import Settings
 from service.main import create_app
+from service.models.states import AuditStatus
 from service.server import server_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,6 +57,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "UNLEARN_AUDIT_SHARED_MODEL_ROOTS": str(settings.shared_model_roots).lower(),
         "UNLEARN_AUDIT_VISIBILITY_TIMEOUT_S": str(settings.visibility_timeout_s),
         "UNLEARN_AUDIT_PROGRESS_INTERVAL_S": str(settings.progress_interval_s),
+        "UNLEARN_AUDIT_WEBHOOK_ALLOW_PRIVATE": str(settings.webhook_allow_private).lower(),
+        "UNLEARN_AUDIT_WEBHOOK_RETRY_BASE_S": str(settings.webhook_retry_base_s),
+        "UNLEARN_AUDIT_WEBHOOK_GIVE_UP_S": str(settings.webhook_give_up_s),
+        "UNLEARN_AUDIT_WEBHOOK_TIMEOUT_S": str(settings.webhook_timeout_s),
         "PYTHONPATH": str(REPO),
     }
 
@@ -75,6 +80,15 @@ def kill(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
         process.wait(30)
 
 
+def pause(process: subprocess.Popen) -> None:
+    """Freeze the process group where it stands (SIGSTOP): nothing it does moves on until `resume`."""
+    os.killpg(process.pid, signal.SIGSTOP)
+
+
+def resume(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGCONT)
+
+
 def wait_for(condition: Callable[[], T | None], timeout_s: float, what: str, interval_s: float = 0.2) -> T:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -88,6 +102,6 @@ def wait_for(condition: Callable[[], T | None], timeout_s: float, what: str, int
 def wait_for_audit(client: httpx.Client, audit_id: str, timeout_s: float) -> dict:
     def finished() -> dict | None:
         audit = client.get(f"/v1/audits/{audit_id}").json()
-        return audit if audit["status"] in ("succeeded", "failed", "cancelled") else None
+        return audit if audit["status"] in AuditStatus.finished() else None
 
     return wait_for(finished, timeout_s, f"audit {audit_id} to finish", interval_s=1.0)

@@ -4,38 +4,10 @@ pagination, isolation, cancel and delete."""
 import uuid
 
 import pytest
-from kombu import Connection
 
 from service.artifacts import audit_checkpoint_dir
+from tests.service.submissions import queued_messages, spec_for
 from tests.tiny_world import make_bundle
-
-
-def spec_for(model_root, **overrides) -> dict:
-    spec = {
-        "target": {"model": str(model_root / "target")},
-        "unlearned": [{"name": "ga", "model": str(model_root / "ga")}],
-        "corpus": make_bundle().to_document(),
-        "precisions": [{"method": "full"}, {"method": "rtn", "bits": 4, "group_size": 32}, {"method": "bnb_int8"}],
-        "metrics": ["verbmem_f", "knowmem_f", "collision"],
-        "limits": {"max_items": 4},
-    }
-    return {**spec, **overrides}
-
-
-def queued_messages(broker_url: str, queue: str) -> list[tuple[str, list]]:
-    """Every message waiting on a queue of the real broker: (task name, args)."""
-    messages = []
-    with Connection(broker_url) as connection:
-        simple = connection.SimpleQueue(queue)
-        while True:
-            try:
-                message = simple.get(timeout=0.5)
-            except simple.Empty:
-                break
-            messages.append((message.headers["task"], message.decode()[0]))
-            message.ack()
-        simple.close()
-    return messages
 
 
 def test_submit_plans_runs_and_enqueues_after_commit(client, auth, settings, model_root):
@@ -86,6 +58,39 @@ def test_invalid_specs_are_refused_before_anything_is_stored(client, auth, model
     assert any(reason in message for message in messages), response.json()
     assert client.get("/v1/audits", headers=auth).json()["total"] == 0
     assert client.get("/v1/corpora", headers=auth).json()["total"] == 0
+
+
+def bundle_without(*parts: str) -> dict:
+    """The tiny bundle's document without some parts, e.g. "raw/retain"."""
+    document = make_bundle().to_document()
+    for part in parts:
+        folder, key = part.split("/")
+        del document[folder][key]
+    return document
+
+
+@pytest.mark.parametrize(
+    ("missing", "recipe", "reason"),
+    [
+        (("raw/retain",), {"method": "ga_gdr"}, "ga_new (ga_gdr) needs raw/retain text; the corpus has none"),
+        (("raw/retain",), {"method": "rmu"}, "ga_new (rmu) needs raw/retain text; the corpus has none"),
+        (("raw/forget", "raw/retain"), {"method": "ga"}, "ga_new (ga) needs raw/forget text; the corpus has none"),
+    ],
+)
+def test_recipes_the_corpus_cannot_feed_are_refused_at_submission(client, auth, model_root, missing, recipe, reason):
+    unlearning = [{**recipe, "name": "ga_new"}]
+    inline = spec_for(model_root, corpus=bundle_without(*missing), unlearning=unlearning)
+    response = client.post("/v1/audits", json=inline, headers=auth)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == [{"loc": ["body", "unlearning", 0], "msg": reason, "type": "value_error"}]
+    assert client.get("/v1/corpora", headers=auth).json()["total"] == 0  # refused before the bundle is stored
+
+    corpus_id = client.post("/v1/corpora", json=bundle_without(*missing), headers=auth).json()["id"]
+    by_id = client.post("/v1/audits", json={**inline, "corpus": corpus_id}, headers=auth)
+    assert by_id.status_code == 422 and by_id.json()["detail"][0]["loc"] == ["body", "unlearning", 0]
+    assert client.get("/v1/audits", headers=auth).json()["total"] == 0
+    gdr_on_full_corpus = spec_for(model_root, unlearning=unlearning)
+    assert client.post("/v1/audits", json=gdr_on_full_corpus, headers=auth).status_code == 202
 
 
 def test_paths_escaping_a_root_are_refused(client, auth, model_root):

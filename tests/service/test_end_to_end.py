@@ -3,6 +3,7 @@ results are served; a second test kills the worker mid-run and checks that a new
 every result present exactly once."""
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from service.db import session_scope
 from service.keys.service import create_key
 from service.models import ItemScore, Result
 from tests.service.databases import fresh_database
-from tests.service.servers import kill, running_api, start_worker, wait_for, wait_for_audit
+from tests.service.servers import kill, pause, resume, running_api, start_worker, wait_for, wait_for_audit
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 # a Redis database of its own (flushed per test); a second checkout testing at the same time sets another
@@ -69,7 +70,7 @@ def test_a_real_worker_runs_an_audit_submitted_over_http(
     from service.specs.audit import AuditSpec
     from service.specs.precision import FullPrecision
     from worker.engine.models import load_model
-    from worker.engine.pipeline import evaluate_variant
+    from worker.engine.variant import evaluate_variant
 
     worker = start_worker(e2e_settings, tmp_path / "worker.log")
     try:
@@ -124,7 +125,20 @@ def test_a_killed_worker_loses_nothing(e2e_settings, tiny_target_dir, tiny_unlea
                 runs = client.get(f"/v1/audits/{audit_id}").json()["runs"]
                 return any(r["status"] == "running" and r["stage"] not in (None, "starting") for r in runs)
 
-            wait_for(evaluating, 120, "a run to be under way")
+            def paused_mid_run() -> bool:
+                """The worker frozen while a run is under way. Frozen first and looked at after: a run seen
+                running just before it stored its outputs would otherwise finish before the kill, and the kill
+                would land between two runs, with no run to deliver again."""
+                if not evaluating():
+                    return False
+                pause(first)
+                time.sleep(0.2)  # a commit the worker sent just before it froze lands
+                if evaluating():
+                    return True
+                resume(first)
+                return False
+
+            wait_for(paused_mid_run, 120, "a run to be under way")
             kill(first)
             second = start_worker(e2e_settings, log)
             audit = wait_for_audit(client, audit_id, timeout_s=300)

@@ -2,8 +2,8 @@
 
 from service.db import session_scope
 from service.models import Audit, ItemScore, Result, Run
-from service.specs.report import MetricResult, VariantResult
-from tests.service.test_audits_api import spec_for
+from service.specs.report import ItemRecord, MetricResult, VariantResult
+from tests.service.submissions import spec_for
 
 # (model, precision) -> per-item verbmem_f scores; the unlearned model's items 1 and 3 come back at 4 bits
 SCORES = {
@@ -32,11 +32,12 @@ def store_outputs(database_url: str, audit_id: str) -> None:
                 metric_details={"verbmem_f": detail},
             )
             session.add(Result(run_id=run.id, audit_id=audit_id, variant=variant.model_dump(mode="json")))
-            session.add_all(
-                ItemScore(run_id=run.id, audit_id=audit_id, model=run.model, precision_label=run.precision_label,
-                          metric="verbmem_f", item_index=index, score=score, output=f"out {index}", truth="gt")
-                for index, score in enumerate(scores)
-            )  # fmt: skip
+            records = [
+                ItemRecord(model=run.model, precision_label=run.precision_label, metric="verbmem_f", index=index,
+                           score=score, output=f"out {index}", truth="gt")
+                for index, score in reversed(list(enumerate(scores)))  # stored out of order
+            ]  # fmt: skip
+            session.add_all(ItemScore.from_record(record, run.id, audit_id) for record in records)
             run.status = "succeeded"
         session.get(Audit, audit_id).status = "running"
 
@@ -83,8 +84,30 @@ def test_report_formats_by_accept_and_query(client, auth, model_root, database_u
     as_json = client.get(f"/v1/audits/{audit_id}/report", headers=auth)
     assert as_json.headers["content-type"] == "application/json"
     assert len(as_json.json()["variants"]) == 4 and len(as_json.json()["items"]) == 16
+    in_spec_order = [(model, label, index) for (model, label), scores in SCORES.items() for index in range(4)]
+    assert [(i["model"], i["precision_label"], i["index"]) for i in as_json.json()["items"]] == in_spec_order
     as_csv = client.get(f"/v1/audits/{audit_id}/report", headers={**auth, "Accept": "text/csv"})
     assert as_csv.headers["content-type"].startswith("text/csv")
     assert sum(1 for line in as_csv.text.splitlines() if line.startswith("ga,rtn-w4-g32-asym,verbmem_f")) == 1
     as_html = client.get(f"/v1/audits/{audit_id}/report?format=html", headers={**auth, "Accept": "text/csv"})
     assert as_html.headers["content-type"].startswith("text/html") and "rtn-w4-g32-asym" in as_html.text
+
+
+def test_privleak_labels_reach_the_items_and_the_report(client, auth, model_root, database_url):
+    spec = spec_for(model_root, precisions=[{"method": "full"}], metrics=["privleak"])
+    audit_id = client.post("/v1/audits", json=spec, headers=auth).json()["id"]
+    labels = [0, 0, 1, 1]  # forget texts first, then holdout texts
+    with session_scope(database_url) as session:
+        run = session.query(Run).filter(Run.audit_id == audit_id, Run.model == "target").one()
+        session.add_all(
+            ItemScore.from_record(
+                ItemRecord(model="target", precision_label="full", metric="privleak", index=i, score=1.5, label=label),
+                run.id,
+                audit_id,
+            )
+            for i, label in enumerate(labels)
+        )
+    items = client.get(f"/v1/audits/{audit_id}/items?metric=privleak", headers=auth).json()["items"]
+    assert [item["label"] for item in items] == labels
+    report = client.get(f"/v1/audits/{audit_id}/report?format=json", headers=auth).json()
+    assert [item["label"] for item in report["items"]] == labels

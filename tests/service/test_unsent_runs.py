@@ -12,8 +12,9 @@ from service.db import session_scope
 from service.main import create_app
 from service.models import Run
 from service.models.base import utc_now
-from service.queue import SUMMARY_TASK, UNSENT_STAGE
-from tests.service.test_audits_api import queued_messages, spec_for
+from service.models.states import UNSENT_STAGE
+from service.queue import SUMMARY_TASK
+from tests.service.submissions import queued_messages, spec_for
 
 DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 

@@ -3,7 +3,7 @@ a finished run is a no-op when re-delivered, a half-done one starts over without
 
 import pytest
 from kombu import Connection
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from service.db import session_scope
 from service.keys.service import create_key
@@ -70,6 +70,14 @@ def test_a_finished_run_is_a_no_op_when_delivered_again(database_url):
     assert lifecycle.claim(database_url, run_id) is None
     assert item_scores(database_url, run_id) == [0.5, 0.25]
     assert run_row(database_url, run_id).attempts == 1
+
+
+def test_statuses_and_kinds_are_stored_as_the_words_the_api_shows(database_url):
+    _audit_id, (run_id,) = make_audit(database_url, [evaluate_run()])
+    lifecycle.claim(database_url, run_id)
+    query = text("SELECT r.status, r.kind, a.status FROM runs r JOIN audits a ON a.id = r.audit_id WHERE r.id = :id")
+    with session_scope(database_url) as session:  # the raw column values, as rows written before the enums were
+        assert tuple(session.execute(query, {"id": run_id}).one()) == ("running", "evaluate", "running")
 
 
 def test_a_half_done_run_starts_over_without_duplicates(database_url):

@@ -28,7 +28,7 @@ def handle(args: argparse.Namespace) -> int:
     from service.specs.corpus import load_bundle
     from worker.cli.report_output import format_results_table, write_report
     from worker.engine.demo import FAST_METRICS, FAST_PRECISIONS, DemoConfig, demo_spec, prepare_demo
-    from worker.engine.pipeline import run_audit
+    from worker.engine.runner import run_audit
 
     started = time.perf_counter()
     bars = StageBars(enabled=not args.quiet)

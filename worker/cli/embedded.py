@@ -3,13 +3,14 @@
 import threading
 
 from celery.worker import WorkController
-from sqlalchemy import func, select
 
+from service.audits import repository as audit_repository
 from service.config import CPU_QUEUE, GPU_QUEUE, Settings
 from service.db import session_scope
+from service.keys import repository as key_repository
 from service.keys.service import create_key
-from service.models import Audit, Run, Tenant
 from service.queue import run_message, send_now
+from service.runs import repository as run_repository
 from worker.runs.lifecycle import finish_audit_when_done
 
 DEFAULT_TENANT = "default"
@@ -38,11 +39,8 @@ def recover_unfinished_runs(settings: Settings) -> int:
     The tasks are idempotent, so a message that is still on the broker as well does no harm.
     """
     with session_scope(settings.sqlalchemy_url) as session:
-        runs = session.scalars(select(Run).where(Run.status.in_(("queued", "running")))).all()
-        for run in runs:
-            run.status = "queued"
-        messages = [run_message(run.id, run.kind) for run in runs]
-        open_audits = list(session.scalars(select(Audit.id).where(Audit.status.in_(("queued", "running")))))
+        messages = [run_message(run.id, run.kind) for run in run_repository.requeue_open(session)]
+        open_audits = audit_repository.open_audit_ids(session)
     for message in messages:
         send_now(str(settings.broker_url), message)
     for audit_id in open_audits:
@@ -53,7 +51,7 @@ def recover_unfinished_runs(settings: Settings) -> int:
 def first_key_message(settings: Settings) -> str:
     """On a new data folder, a first API key (shown once); later, how to make another."""
     with session_scope(settings.sqlalchemy_url) as session:
-        if session.scalar(select(func.count()).select_from(Tenant)):
+        if key_repository.has_tenants(session):
             return "API keys: create one with `unlearn-audit keys create --tenant NAME` (same data folder)"
         created = create_key(session, DEFAULT_TENANT)
     return f"first API key (tenant '{DEFAULT_TENANT}', shown once): {created.token}"

@@ -80,8 +80,8 @@ def resolve_model_paths(spec: AuditSpec, spec_dir: Path) -> AuditSpec:
 
 def handle(args: argparse.Namespace) -> int:
     from worker.engine.models import ModelLoadError
-    from worker.engine.pipeline import run_audit
     from worker.engine.quantizers.base import QuantizerUnavailable
+    from worker.engine.runner import run_audit
 
     try:
         spec = read_spec(args.spec)

@@ -12,6 +12,7 @@ import uvicorn
 from service.config import Settings
 from service.db import session_scope
 from service.keys.service import create_key
+from service.models.states import AuditStatus, RunStatus
 from service.specs.corpus import load_bundle
 from service.specs.report import Report
 from worker.cli.progress_bars import StageBars
@@ -19,7 +20,6 @@ from worker.cli.report_output import format_results_table
 from worker.engine.demo import DemoConfig, demo_spec, prepare_demo
 
 POLL_INTERVAL_S = 2.0
-FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def run_demo_when_ready(
@@ -62,7 +62,7 @@ def run_demo(base_url: str, settings: Settings, size: str) -> int:
         f"report:  {base_url}/v1/audits/{audit_id}/report?format=html",
         flush=True,
     )
-    return 0 if status == "succeeded" else 1
+    return 0 if status == AuditStatus.SUCCEEDED else 1
 
 
 def follow(client: httpx.Client, audit_id: str) -> str:
@@ -70,14 +70,14 @@ def follow(client: httpx.Client, audit_id: str) -> str:
     last_line = ""
     while True:
         audit = _ok(client.get(f"/v1/audits/{audit_id}"))
-        runs = [r for r in audit["runs"] if r["status"] == "running"]
+        runs = [r for r in audit["runs"] if r["status"] == RunStatus.RUNNING]
         running = [f"{r['model']} @ {r['precision_label']}: {r['stage']}" for r in runs]
         done = audit["progress"]
         line = f"[{done['share_done']:4.0%}] {done['runs_done']}/{done['runs_total']} runs  " + "; ".join(running)
         if line != last_line:
             print(line, flush=True)
             last_line = line
-        if audit["status"] in FINISHED:
+        if audit["status"] in AuditStatus.finished():
             if audit["error"]:
                 print(f"errors: {audit['error']}", flush=True)
             return audit["status"]

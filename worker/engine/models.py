@@ -4,6 +4,7 @@
 models comes from the environment (HF_TOKEN). Models go to CUDA when present, else the CPU.
 """
 
+import gc
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.naming import is_hub_id
+from service.specs.report import ModelProvenance
 
 CHECKPOINT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
 
@@ -45,6 +47,23 @@ class LoadedModel:
     @property
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
+
+    def provenance(self) -> ModelProvenance:
+        return ModelProvenance(
+            name=self.name,
+            source=self.source,
+            revision=self.revision,
+            dtype=self.dtype,
+            n_parameters=self.n_parameters,
+            device=str(self.device),
+        )
+
+
+def release_memory() -> None:
+    """Return the memory of models just dropped (and CUDA's cached blocks) before the next one is built."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def default_device() -> torch.device:

@@ -2,8 +2,7 @@
 
 from pathlib import Path
 
-from worker.engine.models import LoadedModel, load_model, resolve_checkpoint
-from worker.engine.pipeline import release_memory
+from worker.engine.models import LoadedModel, load_model, release_memory, resolve_checkpoint
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
 

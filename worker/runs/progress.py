@@ -4,6 +4,8 @@ import time
 
 from service.audits import repository
 from service.db import session_scope
+from service.models.states import AuditStatus, RunStatus
+from service.runs import repository as run_repository
 
 
 class RunCancelledError(Exception):
@@ -30,9 +32,10 @@ class RunProgress:
 
     def write(self, stage: str, share_done: float) -> None:
         with session_scope(self.database_url) as session:
-            run = repository.run_by_id(session, self.run_id)
+            run = run_repository.by_id(session, self.run_id)
             audit = repository.audit_by_id(session, run.audit_id) if run else None
-            if run is None or audit is None or audit.status == "cancelled" or run.status != "running":
+            cancelled = audit is None or audit.status == AuditStatus.CANCELLED
+            if run is None or cancelled or run.status != RunStatus.RUNNING:
                 raise RunCancelledError(f"run {self.run_id} was cancelled")
             run.stage = stage[:64]
             run.share_done = min(max(share_done, 0.0), 1.0)

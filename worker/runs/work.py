@@ -1,36 +1,30 @@
 """What each kind of run computes with the engine, returning the rows to store for it."""
 
-from datetime import UTC, datetime
-
 from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
 from service.artifacts import audit_checkpoint_dir
 from service.audits import repository
-from service.audits.report import load_variants, stored_spec
+from service.audits.report import load_report, stored_spec
 from service.audits.sources import require_allowed, tenant_model_roots
 from service.config import Settings
+from service.corpora import repository as corpora_repository
 from service.db import session_scope
 from service.models import Audit, Collision, Corpus, ItemScore, Result, Run, Tenant, UnlearningRecordRow
-from service.queue import enqueue_after_commit, run_message
+from service.runs import repository as run_repository
+from service.specs.assembly import audit_provenance, unlearning_seed
 from service.specs.audit import AuditSpec
 from service.specs.corpus import CorpusBundle, parse_bundle
 from service.specs.naming import TARGET_NAME
 from service.specs.precision import PrecisionConfig
-from service.specs.report import ModelProvenance, Provenance
-from service.specs.text import storable
+from service.specs.report import ModelProvenance
+from service.specs.requirements import skipped_metrics
+from worker.engine.collision import bucket_collision
 from worker.engine.models import resolve_checkpoint
-from worker.engine.pipeline import (
-    collision_for,
-    evaluate_variant,
-    library_versions,
-    model_provenance,
-    skipped_metrics,
-    unlearn_model,
-)
 from worker.engine.progress import Progress
 from worker.engine.summary import summarize
-from worker.runs.lifecycle import Claim, OutputWriter
+from worker.engine.variant import evaluate_variant, unlearn_model
+from worker.runs.lifecycle import Claim, OutputWriter, finish_audit, release_waiting_runs
 from worker.runs.model_cache import MODEL_CACHE
 
 PRECISION = TypeAdapter(PrecisionConfig)
@@ -75,7 +69,7 @@ def evaluate(settings: Settings, claim: Claim, progress: Progress) -> OutputWrit
         source, revision = allowed_model_source(session, settings, audit, spec, claim.model)
     loaded = MODEL_CACHE.get(claim.model, source, revision, settings.max_model_bytes)
     outcome = evaluate_variant(loaded, PRECISION.validate_python(claim.precision), spec, corpus, progress)
-    provenance = {**model_provenance(loaded).model_dump(mode="json"), "device": str(loaded.device)}
+    provenance = loaded.provenance().model_dump(mode="json")
 
     def write(session: Session, run: Run, audit: Audit) -> None:
         session.add(
@@ -86,22 +80,7 @@ def evaluate(settings: Settings, claim: Claim, progress: Progress) -> OutputWrit
                 model_provenance=provenance,
             )
         )
-        session.add_all(
-            ItemScore(
-                run_id=run.id,
-                audit_id=audit.id,
-                model=item.model,
-                precision_label=item.precision_label,
-                metric=item.metric,
-                item_index=item.index,
-                score=item.score,
-                output=None if item.output is None else storable(item.output),  # generated: may hold a NUL
-                truth=item.truth,
-                prompt=item.prompt,
-                truncated=item.truncated,
-            )
-            for item in outcome.items
-        )
+        session.add_all(ItemScore.from_record(item, run.id, audit.id) for item in outcome.items)
 
     return write
 
@@ -115,7 +94,7 @@ def collision(settings: Settings, claim: Claim, progress: Progress) -> OutputWri
     target_dir, _ = resolve_checkpoint(*target_source)
     unlearned_dir, _ = resolve_checkpoint(*unlearned_source)
     progress("collision", 0, 1)
-    result = collision_for(target_dir, unlearned_dir, claim.model, PRECISION.validate_python(claim.precision))
+    result = bucket_collision(target_dir, unlearned_dir, PRECISION.validate_python(claim.precision))
 
     def write(session: Session, run: Run, audit: Audit) -> None:
         session.add(
@@ -138,7 +117,7 @@ def unlearn(settings: Settings, claim: Claim, progress: Progress) -> OutputWrite
         source, revision = allowed_model_source(session, settings, audit, spec, TARGET_NAME)
     config = next(c for c in spec.unlearning if c.name == claim.model)
     target = MODEL_CACHE.get(TARGET_NAME, source, revision, settings.max_model_bytes)
-    seed = config.seed if config.seed is not None else spec.seed
+    seed = unlearning_seed(spec, config)
     checkpoint_root = audit_checkpoint_dir(settings, audit.id)
     folder, record = unlearn_model(config, target, corpus, seed, checkpoint_root, progress)
     MODEL_CACHE.clear()  # training may have touched the cached target's weights
@@ -153,10 +132,7 @@ def unlearn(settings: Settings, claim: Claim, progress: Progress) -> OutputWrite
                 record=record.model_dump(mode="json"),
             )
         )
-        for waiting in repository.runs_of(session, [audit.id]):
-            if waiting.model == run.model and waiting.status == "waiting":
-                waiting.status = "queued"
-                enqueue_after_commit(session, str(settings.broker_url), run_message(waiting.id, waiting.kind))
+        release_waiting_runs(session, str(settings.broker_url), audit.id, run.model)
 
     return write
 
@@ -164,38 +140,35 @@ def unlearn(settings: Settings, claim: Claim, progress: Progress) -> OutputWrite
 def summarize_audit(session: Session, audit: Audit) -> None:
     """Write the summary, verdicts and provenance, and close the audit (failed if any run failed)."""
     spec = stored_spec(audit)
-    corpus = parse_bundle(session.get(Corpus, audit.corpus_id).document)
-    variants = load_variants(session, audit)
-    summary = summarize(spec, variants, skipped_metrics(spec, corpus))
-    runs = repository.runs_of(session, [audit.id])
-    failed = [f"{r.kind} {r.model} @ {r.precision_label}: {r.error}" for r in runs if r.status == "failed"]
+    corpus = corpora_repository.by_id(session, audit.tenant_id, audit.corpus_id)
+    if corpus is None:
+        raise LookupError(f"audit '{audit.id}': its corpus '{audit.corpus_id}' is missing")
+    variants = load_report(session, audit, with_items=False).variants
+    summary = summarize(spec, variants, skipped_metrics(spec, corpus.parts))
+    runs = run_repository.runs_of(session, [audit.id])
     audit.summary = summary.model_dump(mode="json")
-    audit.provenance = provenance(session, audit, spec, corpus, runs).model_dump(mode="json")
-    audit.status = "failed" if failed else "succeeded"
-    audit.error = "; ".join(failed)[:4000] or None
-    audit.finished_at = datetime.now(UTC)
+    started_at = audit.started_at.isoformat() if audit.started_at else None
+    models = models_of(session, audit)
+    provenance = audit_provenance(spec, corpus.sha256, corpus.parts, models, run_timings(runs), started_at)
+    audit.provenance = provenance.model_dump(mode="json")
+    finish_audit(session, audit, runs)
 
 
-def provenance(session: Session, audit: Audit, spec: AuditSpec, corpus: CorpusBundle, runs: list[Run]) -> Provenance:
-    models: dict[str, ModelProvenance] = {}
-    device = None
-    for row in repository.results_of(session, audit.id):
-        if row.model_provenance:
-            device = row.model_provenance.get("device", device)
-            models[row.variant["model"]] = ModelProvenance.model_validate(row.model_provenance)
+def models_of(session: Session, audit: Audit) -> list[ModelProvenance]:
+    """Each evaluated model as its evaluate runs loaded it (once per model)."""
+    models = {
+        row.variant["model"]: ModelProvenance.model_validate(row.model_provenance)
+        for row in repository.results_of(session, audit.id)
+        if row.model_provenance
+    }
+    return list(models.values())
+
+
+def run_timings(runs: list[Run]) -> dict[str, float]:
+    """Seconds per stage, a stage being a run kind and model (e.g. "evaluate target": all its precisions)."""
     timings: dict[str, float] = {}
     for run in runs:
         if run.started_at and run.finished_at:
             stage = f"{run.kind} {run.model}"
             timings[stage] = timings.get(stage, 0.0) + (run.finished_at - run.started_at).total_seconds()
-    return Provenance(
-        models=models,
-        corpus_sha256=corpus.sha256,
-        corpus_parts=corpus.summary(),
-        seed=spec.seed,
-        library_versions=library_versions(),
-        device=device,
-        timings=timings,
-        started_at=audit.started_at.isoformat() if audit.started_at else None,
-        finished_at=datetime.now(UTC).isoformat(),
-    )
+    return timings

@@ -45,6 +45,18 @@ def test_unloadable_model_names_the_source(tmp_path, tiny_bundle, capsys):
     assert "cannot load model" in capsys.readouterr().err
 
 
+def test_a_recipe_the_corpus_cannot_feed_is_refused_before_any_model_loads(tmp_path, tiny_bundle, capsys):
+    document = tiny_bundle.to_document()
+    del document["raw"]["retain"]
+    path = write_spec(
+        tmp_path,
+        {"target": {"model": str(tmp_path / "missing-model")}, "corpus": document, "metrics": ["verbmem_f"],
+         "unlearning": [{"method": "ga_gdr", "name": "gdr"}]},
+    )  # fmt: skip
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    assert "unlearning.0: gdr (ga_gdr) needs raw/retain text" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_end_to_end_run_writes_the_three_report_files(
     tmp_path, tiny_bundle, tiny_target_dir, tiny_unlearned_dir, capsys

@@ -3,7 +3,7 @@
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.corpus import CorpusBundle
-from service.specs.metrics import missing_parts
+from service.specs.metrics import skip_reason
 from worker.engine.metrics.base import EvalContext, Metric, MetricOutcome, skipped_outcome
 from worker.engine.metrics.knowmem import KnowMemForget, KnowMemRetain
 from worker.engine.metrics.privleak import PrivLeak
@@ -15,13 +15,6 @@ for _metric in (VerbMem, KnowMemForget, KnowMemRetain, PrivLeak):
     METRICS.register(_metric.name)(_metric)
 
 
-def skip_reason(metric: str, corpus: CorpusBundle) -> str | None:
-    """Why `metric` cannot be measured on this bundle (the parts it lacks), or None when it can."""
-    METRICS.get(metric)  # an unknown name fails here, with the known names
-    missing = missing_parts(metric, corpus.present_parts())
-    return f"the bundle has no {' or '.join(missing)}" if missing else None
-
-
 def evaluate(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -31,10 +24,12 @@ def evaluate(
 ) -> dict[str, MetricOutcome]:
     """Each requested metric's outcome; a metric whose bundle parts are missing is skipped with the reason."""
     outcomes = {}
+    present = corpus.present_parts()
     for name in metric_names:
-        reason = skip_reason(name, corpus)
+        metric = METRICS.get(name)  # an unknown name fails here, with the closest known names
+        reason = skip_reason(name, present)
         if reason is not None:
             outcomes[name] = skipped_outcome(name, reason)
             continue
-        outcomes[name] = METRICS.get(name)().compute(model, tokenizer, corpus, context)
+        outcomes[name] = metric().compute(model, tokenizer, corpus, context)
     return outcomes

@@ -1,8 +1,8 @@
-"""What every metric shares: its inputs (EvalContext), its per-item evidence and its outcome."""
+"""What every metric shares: its inputs (EvalContext) and its outcome (the result and the per-item evidence)."""
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -10,7 +10,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from service.specs.audit import Limits
 from service.specs.corpus import CorpusBundle
 from service.specs.metrics import METRICS as METRIC_INFO
-from service.specs.report import MetricResult
+from service.specs.report import ItemRecord, MetricResult
 from worker.engine.generation import BatchDone
 from worker.engine.metrics.bootstrap import NO_INTERVAL, Interval, mean_interval
 from worker.engine.progress import Progress, no_progress
@@ -22,6 +22,8 @@ ItemT = TypeVar("ItemT")
 class EvalContext:
     limits: Limits  # max_items (first N items of each set), batch_size, bootstrap_samples
     seed: int
+    model_name: str  # the variant evaluated: every ItemRecord a metric produces carries it
+    precision_label: str
     reference_auc: float | None = None  # the spec's reference.auc; PrivLeak normalises by it, else 0.5
     progress: Progress = no_progress
 
@@ -33,29 +35,29 @@ class EvalContext:
         self.progress(metric, 0, total)
         return lambda done: self.progress(metric, done, total)
 
-
-@dataclass
-class ItemScore:
-    index: int
-    score: float
-    output: str | None = None
-    truth: str | None = None
-    prompt: str | None = None
-    truncated: bool = False
-    extra: dict[str, float] = field(default_factory=dict)
+    def item(self, metric: str, index: int, score: float, **evidence: Any) -> ItemRecord:
+        """One item's evidence (output, truth, prompt, truncated, label), under the variant evaluated."""
+        return ItemRecord(
+            model=self.model_name,
+            precision_label=self.precision_label,
+            metric=metric,
+            index=index,
+            score=score,
+            **evidence,
+        )
 
 
 @dataclass
 class MetricOutcome:
     result: MetricResult
-    items: list[ItemScore]
+    items: list[ItemRecord]
 
 
 def metric_result(
     name: str,
     value: float | None,
     interval: Interval,
-    items: Sequence[ItemScore],
+    items: Sequence[ItemRecord],
     extra: dict[str, float | None] | None = None,
     **fields: Any,
 ) -> MetricResult:
@@ -74,7 +76,7 @@ def metric_result(
     )
 
 
-def mean_outcome(name: str, items: list[ItemScore], context: EvalContext, **fields: Any) -> MetricOutcome:
+def mean_outcome(name: str, items: list[ItemRecord], context: EvalContext, **fields: Any) -> MetricOutcome:
     """The mean item score with its bootstrap interval (VerbMem, KnowMem)."""
     scores = [item.score for item in items]
     value = sum(scores) / len(scores) if scores else None

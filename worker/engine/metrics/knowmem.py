@@ -6,7 +6,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.corpus import CorpusBundle, QAItem
 from worker.engine.generation import complete
-from worker.engine.metrics.base import EvalContext, ItemScore, Metric, MetricOutcome, mean_outcome
+from worker.engine.metrics.base import EvalContext, Metric, MetricOutcome, mean_outcome
 from worker.engine.metrics.perplexity import retain_perplexity
 from worker.engine.metrics.rouge import rouge_l_f1
 
@@ -57,7 +57,12 @@ class KnowMem(Metric):
         items = []
         for index, (qa, (output, truncated)) in enumerate(zip(questions, continuations, strict=True)):
             answer = cut_answer(output)
-            items.append(ItemScore(index, rouge_l_f1(qa.answer, answer), answer, qa.answer, qa.question, truncated))
+            score = rouge_l_f1(qa.answer, answer)
+            items.append(
+                context.item(
+                    self.name, index, score, output=answer, truth=qa.answer, prompt=qa.question, truncated=truncated
+                )
+            )
         note = None if examples else f"zero-shot: the bundle has no {self.examples_part}"
         extra = {"icl_examples": float(len(examples)), **self.extra(model, tokenizer, corpus, context)}
         return mean_outcome(self.name, items, context, extra=extra, note=note)

@@ -6,8 +6,9 @@ import numpy as np
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.corpus import CorpusBundle
+from service.specs.report import ItemRecord
 from worker.engine.generation import EncodedText, encode_texts, token_logprobs
-from worker.engine.metrics.base import EvalContext, ItemScore, Metric, MetricOutcome, metric_result
+from worker.engine.metrics.base import EvalContext, Metric, MetricOutcome, metric_result
 from worker.engine.metrics.bootstrap import two_sample_interval
 from worker.engine.models import context_length
 
@@ -71,7 +72,7 @@ class PrivLeak(Metric):
             context.batch_progress(self.name, len(encoded)),
         )
         scores = [min_k_score(row) for row in log_probs]
-        items = self._items(forget, encoded, scores)
+        items = self._items(context, forget, encoded, scores)
         # the predictor is minus the score: a higher Min-K log-prob says "seen", i.e. the forget label 0
         forget_predictor = [-s for s in scores[: len(forget)]]
         holdout_predictor = [-s for s in scores[len(forget) :]]
@@ -88,11 +89,12 @@ class PrivLeak(Metric):
         value = privleak_percent(auc, reference_auc)
         return MetricOutcome(metric_result(self.name, value, interval, items, extra=extra), items)
 
-    @staticmethod
-    def _items(forget: list[str], encoded: list[EncodedText], scores: list[float]) -> list[ItemScore]:
-        """One item per text, forget first then holdout, numbered in that order; the label is in extra."""
+    def _items(
+        self, context: EvalContext, forget: list[str], encoded: list[EncodedText], scores: list[float]
+    ) -> list[ItemRecord]:
+        """One item per text, forget first then holdout, numbered in that order, each with its label."""
         items = []
         for index, (text, score) in enumerate(zip(encoded, scores, strict=True)):
             label = FORGET_LABEL if index < len(forget) else HOLDOUT_LABEL
-            items.append(ItemScore(index, score, truncated=text.truncated, extra={"label": float(label)}))
+            items.append(context.item(self.name, index, score, truncated=text.truncated, label=label))
         return items

@@ -4,7 +4,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.corpus import CorpusBundle
 from worker.engine.generation import complete, decode
-from worker.engine.metrics.base import EvalContext, ItemScore, Metric, MetricOutcome, mean_outcome
+from worker.engine.metrics.base import EvalContext, Metric, MetricOutcome, mean_outcome
 from worker.engine.metrics.rouge import rouge_l_f1
 
 VERBMEM_NEW_TOKENS = 128
@@ -37,5 +37,10 @@ class VerbMem(Metric):
         items = []
         for index, (pair, (output, truncated)) in enumerate(zip(pairs, continuations, strict=True)):
             truth = truth_prefix(tokenizer, pair.gt)
-            items.append(ItemScore(index, rouge_l_f1(truth, output), output, truth, pair.prompt, truncated=truncated))
+            score = rouge_l_f1(truth, output)
+            items.append(
+                context.item(
+                    self.name, index, score, output=output, truth=truth, prompt=pair.prompt, truncated=truncated
+                )
+            )
         return mean_outcome(self.name, items, context)

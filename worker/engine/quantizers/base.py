@@ -44,7 +44,6 @@ class Quantizer(ABC, Generic[ConfigT]):
 
     method: ClassVar[str]
     requires_calibration: ClassVar[bool] = False
-    requires_gpu: ClassVar[bool] = False
     required_packages: ClassVar[tuple[str, ...]] = ()
     approximate_codes: ClassVar[bool] = False
 
@@ -52,7 +51,8 @@ class Quantizer(ABC, Generic[ConfigT]):
         self.config = config
 
     def check_environment(self) -> None:
-        """Raise QuantizerUnavailable before any work when a package or the hardware is missing."""
+        """Raise QuantizerUnavailable when a package is missing. Called once, before any work, by the engine's
+        entry points (evaluate_variant, bucket_collision); `quantize` and `weight_codes` assume it passed."""
         missing = [name for name in self.required_packages if importlib.util.find_spec(name) is None]
         if missing:
             packages = " ".join(PIP_NAMES.get(name, name) for name in missing)
@@ -60,8 +60,6 @@ class Quantizer(ABC, Generic[ConfigT]):
                 f"quantizer '{self.method}' needs the Python package(s) {', '.join(missing)}: "
                 f"pip install {packages} (or pip install 'unlearn-audit[worker]')"
             )
-        if self.requires_gpu and not torch.cuda.is_available():
-            raise QuantizerUnavailable(f"quantizer '{self.method}' needs a CUDA GPU and none is visible here")
 
     @abstractmethod
     def quantize(

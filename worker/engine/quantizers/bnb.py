@@ -65,7 +65,6 @@ class _BnbQuantizer(Quantizer[ConfigT]):
         tokenizer: PreTrainedTokenizerBase,
         calibration_texts: Sequence[str] | None = None,
     ) -> PreTrainedModel:
-        self.check_environment()
         return replace_linear_modules(model, self.quantized_linear)
 
     @abstractmethod
@@ -101,7 +100,6 @@ class _Bnb4bitQuantizer(_BnbQuantizer[BnbFP4Precision | BnbNF4Precision]):
     def weight_codes(self, weight: torch.Tensor) -> WeightCodes:
         from bitsandbytes.functional import quantize_4bit
 
-        self.check_environment()
         packed, state = quantize_4bit(
             weight.detach().contiguous(),
             blocksize=self.config.block_size,
@@ -172,7 +170,6 @@ class BnbInt8Quantizer(_BnbQuantizer[BnbInt8Precision]):
     def weight_codes(self, weight: torch.Tensor) -> WeightCodes:
         from bitsandbytes.functional import int8_vectorwise_quant
 
-        self.check_environment()
         codes, row_absmax, _ = int8_vectorwise_quant(weight.detach().to(torch.float16).contiguous())
         row_absmax = row_absmax.float().cpu()
         codes = torch.where(row_absmax.unsqueeze(1) > 0, codes.cpu().to(torch.int32), 0)

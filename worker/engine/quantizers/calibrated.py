@@ -43,7 +43,6 @@ class _CalibratedQuantizer(Quantizer[GPTQPrecision | AWQPrecision]):
     ) -> PreTrainedModel:
         from llmcompressor import oneshot
 
-        self.check_environment()
         self.check_group_size(model)
         dataset = self.calibration_dataset(tokenizer, calibration_texts)
         copied = copy.deepcopy(model)

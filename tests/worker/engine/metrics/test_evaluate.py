@@ -8,7 +8,8 @@ from rouge_score.rouge_scorer import RougeScorer
 
 from service.specs.audit import Limits
 from service.specs.corpus import parse_bundle
-from worker.engine.metrics import evaluate, skip_reason
+from service.specs.metrics import skip_reason
+from worker.engine.metrics import evaluate
 from worker.engine.metrics.base import EvalContext
 from worker.engine.metrics.privleak import min_k_score, roc_auc
 from worker.engine.models import load_model
@@ -47,6 +48,8 @@ def test_all_metrics_equal_a_one_at_a_time_muse_evaluation(target, tiny_bundle):
     context = EvalContext(
         Limits(max_items=3, batch_size=2, bootstrap_samples=200),
         seed=0,
+        model_name="target",
+        precision_label="full",
         reference_auc=0.4772,
         progress=lambda *call: progress_calls.append(call),
     )
@@ -84,7 +87,10 @@ def test_all_metrics_equal_a_one_at_a_time_muse_evaluation(target, tiny_bundle):
     assert privleak.result.extra == {"auc": auc, "auc_ref": 0.4772}
     assert privleak.result.value == pytest.approx((auc - 0.4772) / 0.4772 * 100)
     assert auc < 0.5, "the target tells its forget texts from unseen ones"
-    assert [item.extra["label"] for item in privleak.items] == [0.0] * n_forget + [1.0] * (len(texts) - n_forget)
+    assert [item.label for item in privleak.items] == [0] * n_forget + [1] * (len(texts) - n_forget)
+    evidence = [item for outcome in outcomes.values() for item in outcome.items]
+    assert {(item.model, item.precision_label) for item in evidence} == {("target", "full")}
+    assert {item.metric for item in evidence} == {"verbmem_f", "knowmem_f", "knowmem_r", "privleak"}
 
     retain_log_probs = [muse_token_logprobs(model, tokenizer, text) for text in tiny_bundle.privleak_retain[:3]]
     nll = -sum(map(sum, retain_log_probs)) / sum(map(len, retain_log_probs))
@@ -98,9 +104,8 @@ def test_items_cut_to_a_short_context_are_counted(tiny_target_dir, tiny_bundle):
     short = load_model("short", str(tiny_target_dir))
     short.model.config.max_position_embeddings = 40
     tokenizer = short.tokenizer
-    outcomes = evaluate(
-        short.model, tokenizer, tiny_bundle, ["knowmem_f", "privleak"], EvalContext(Limits(batch_size=4), seed=0)
-    )
+    context = EvalContext(Limits(batch_size=4), seed=0, model_name="short", precision_label="full")
+    outcomes = evaluate(short.model, tokenizer, tiny_bundle, ["knowmem_f", "privleak"], context)
     icl = "".join(f"Question: {qa.question}\nAnswer: {qa.answer}\n\n" for qa in tiny_bundle.knowmem_forget_qa_icl)
     prompt_lengths = [
         len(tokenizer(f"{icl}Question: {qa.question}\nAnswer: ").input_ids) for qa in tiny_bundle.knowmem_forget_qa
@@ -118,15 +123,17 @@ def test_metrics_without_their_parts_are_skipped_with_the_reason(tiny_bundle):
     partial = parse_bundle(
         {"knowmem": {"forget_qa": [{"question": "Q?", "answer": "A"}]}, "privleak": {"forget": ["x"]}}
     )
-    assert skip_reason("verbmem_f", partial) == "the bundle has no verbmem/forget"
-    assert skip_reason("privleak", partial) == "the bundle has no privleak/holdout"
-    assert skip_reason("knowmem_r", partial) == "the bundle has no knowmem/retain_qa"
-    assert skip_reason("knowmem_f", partial) is None
-    assert all(skip_reason(name, tiny_bundle) is None for name in ("verbmem_f", "knowmem_f", "knowmem_r", "privleak"))
-    with pytest.raises(UnknownNameError, match="did you mean verbmem_f"):
-        skip_reason("verbmem", partial)
+    parts, all_parts = partial.present_parts(), tiny_bundle.present_parts()
+    assert skip_reason("verbmem_f", parts) == "the bundle has no verbmem/forget"
+    assert skip_reason("privleak", parts) == "the bundle has no privleak/holdout"
+    assert skip_reason("knowmem_r", parts) == "the bundle has no knowmem/retain_qa"
+    assert skip_reason("knowmem_f", parts) is None
+    assert all(skip_reason(name, all_parts) is None for name in ("verbmem_f", "knowmem_f", "knowmem_r", "privleak"))
 
-    outcomes = evaluate(None, None, partial, ["verbmem_f", "privleak"], EvalContext(Limits(), seed=0))
+    context = EvalContext(Limits(), seed=0, model_name="target", precision_label="full")
+    with pytest.raises(UnknownNameError, match="did you mean verbmem_f"):
+        evaluate(None, None, partial, ["verbmem"], context)
+    outcomes = evaluate(None, None, partial, ["verbmem_f", "privleak"], context)
     for name, part in (("verbmem_f", "verbmem/forget"), ("privleak", "privleak/holdout")):
         result = outcomes[name].result
         assert result.value is None and result.skipped_reason == f"the bundle has no {part}"
@@ -138,8 +145,7 @@ def test_knowmem_without_examples_runs_zero_shot_and_says_so(target, tiny_bundle
     document = tiny_bundle.to_document()
     del document["knowmem"]["forget_qa_icl"]
     bundle = parse_bundle(document)
-    outcome = evaluate(target.model, target.tokenizer, bundle, ["knowmem_f"], EvalContext(Limits(max_items=2), seed=0))[
-        "knowmem_f"
-    ]
+    context = EvalContext(Limits(max_items=2), seed=0, model_name="target", precision_label="full")
+    outcome = evaluate(target.model, target.tokenizer, bundle, ["knowmem_f"], context)["knowmem_f"]
     assert outcome.result.n_items == 2 and outcome.result.extra["icl_examples"] == 0.0
     assert outcome.result.note == "zero-shot: the bundle has no knowmem/forget_qa_icl"

@@ -1,12 +1,16 @@
-"""The registry covers every precision method, and environment checks say what to install."""
+"""The registry covers every precision method, and environment checks say what to install before any work."""
 
 import importlib.util
 
 import pytest
 
+from service.specs.audit import AuditSpec
 from service.specs.precision import PRECISION_METHODS, BnbNF4Precision, GPTQPrecision, RTNPrecision
+from worker.engine.collision import bucket_collision
+from worker.engine.models import load_model
 from worker.engine.quantizers import QUANTIZERS, QuantizerUnavailable, get_quantizer, is_quantized_weight
 from worker.engine.registry import UnknownNameError
+from worker.engine.variant import evaluate_variant
 
 
 def test_every_precision_method_has_a_quantizer():
@@ -29,13 +33,28 @@ def hide_package(monkeypatch, hidden: str) -> None:
 @pytest.mark.parametrize(
     ("precision", "package"), [(BnbNF4Precision(), "bitsandbytes"), (GPTQPrecision(), "llmcompressor")]
 )
-def test_missing_package_says_what_to_install(monkeypatch, precision, package):
+def test_missing_package_says_what_to_install_before_any_work(
+    monkeypatch, tmp_path, tiny_target_dir, tiny_bundle, precision, package
+):
+    loaded = load_model("target", str(tiny_target_dir))
+    model = {"model": str(tiny_target_dir)}
+    spec = AuditSpec.model_validate(
+        {
+            "target": model,
+            "unlearned": [{"name": "u", **model}],
+            "corpus": "c",
+            "precisions": [{"method": "full"}, precision],
+        }
+    )
     hide_package(monkeypatch, package)
-    quantizer = get_quantizer(precision)
     with pytest.raises(QuantizerUnavailable, match=f"pip install {package}"):
-        quantizer.check_environment()
+        get_quantizer(precision).check_environment()
+    stages = []
     with pytest.raises(QuantizerUnavailable, match=precision.method):
-        quantizer.quantize(None, None, ["text"])
+        evaluate_variant(loaded, precision, spec, tiny_bundle, progress=lambda *call: stages.append(call))
+    assert stages == []  # refused before quantizing
+    with pytest.raises(QuantizerUnavailable, match=precision.method):
+        bucket_collision(tmp_path / "no-target", tmp_path / "no-unlearned", precision)  # before opening a file
 
 
 def test_rtn_needs_no_extra_package(monkeypatch):

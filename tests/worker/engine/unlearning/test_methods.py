@@ -27,7 +27,7 @@ def gradient(method: str, **fields) -> GradientMethodConfig:
 
 
 def verbmem(model, tokenizer, bundle) -> float:
-    context = EvalContext(limits=Limits(bootstrap_samples=0), seed=0)
+    context = EvalContext(limits=Limits(bootstrap_samples=0), seed=0, model_name="u", precision_label="full")
     return evaluate(model, tokenizer, bundle, ["verbmem_f"], context)["verbmem_f"].result.value
 
 

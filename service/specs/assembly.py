@@ -1,0 +1,108 @@
+"""Report assembly, one way for both runners: the in-process runner (CLI) and the service (its summary task
+and its report route) put the same parts together in the same order.
+
+Variants, items and unlearning records follow the spec's order (models, precisions, metrics); provenance
+records the corpus, the seed and the library versions; a recipe without a seed runs with the audit's.
+"""
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from service.specs.audit import AuditSpec
+from service.specs.report import (
+    CollisionResult,
+    ItemRecord,
+    ModelProvenance,
+    Provenance,
+    Report,
+    Summary,
+    UnlearningRecord,
+    VariantResult,
+)
+from service.specs.unlearning import UnlearningConfig
+
+LIBRARIES = ("torch", "transformers", "bitsandbytes", "llmcompressor", "compressed-tensors", "rouge-score")
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of this package and the engine's libraries (those installed here)."""
+    versions = {}
+    for name in ("unlearn-audit", *LIBRARIES):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def unlearning_seed(spec: AuditSpec, config: UnlearningConfig) -> int:
+    """The seed a recipe trains with: its own, else the audit's."""
+    return config.seed if config.seed is not None else spec.seed
+
+
+def report_spec(spec: AuditSpec, corpus_sha256: str) -> dict[str, Any]:
+    """The spec as given, with an inline corpus replaced by its content address (the text is private data)."""
+    document = spec.model_dump(mode="json")
+    if isinstance(spec.corpus, dict):
+        document["corpus"] = f"sha256:{corpus_sha256}"
+    return document
+
+
+def audit_provenance(
+    spec: AuditSpec,
+    corpus_sha256: str,
+    corpus_parts: dict[str, int],
+    models: Iterable[ModelProvenance],
+    timings: dict[str, float],
+    started_at: str | None,
+) -> Provenance:
+    """What makes the report reproducible, finished now: models, corpus, seed, library versions, device."""
+    ordered = sorted(models, key=lambda model: _position(spec.model_names, model.name))
+    return Provenance(
+        models={model.name: model for model in ordered},
+        corpus_sha256=corpus_sha256,
+        corpus_parts=corpus_parts,
+        seed=spec.seed,
+        library_versions=library_versions(),
+        device=next((model.device for model in ordered if model.device), None),
+        timings=timings,
+        started_at=started_at,
+        finished_at=datetime.now(UTC).isoformat(),
+    )
+
+
+def assemble_report(
+    spec: AuditSpec,
+    spec_document: dict[str, Any],
+    variants: list[VariantResult],
+    collisions: Mapping[tuple[str, str], CollisionResult],
+    items: list[ItemRecord],
+    unlearning: list[UnlearningRecord],
+    summary: Summary,
+    provenance: Provenance,
+) -> Report:
+    """The report: variants in spec order with their collisions attached, items and recipes in spec order."""
+    for variant in variants:
+        variant.collision = collisions.get((variant.model, variant.precision_label))
+    metrics = list(spec.metrics)
+    recipes = [config.name for config in spec.unlearning]
+    return Report(
+        spec=spec_document,
+        variants=sorted(variants, key=lambda variant: _variant_position(spec, variant)),
+        items=sorted(
+            items, key=lambda item: (*_variant_position(spec, item), _position(metrics, item.metric), item.index)
+        ),
+        summary=summary,
+        unlearning=sorted(unlearning, key=lambda record: _position(recipes, record.name)),
+        provenance=provenance,
+    )
+
+
+def _variant_position(spec: AuditSpec, entry: VariantResult | ItemRecord) -> tuple[int, int]:
+    return _position(spec.model_names, entry.model), _position(spec.precision_labels, entry.precision_label)
+
+
+def _position(order: list[str], name: str) -> int:
+    return order.index(name) if name in order else len(order)

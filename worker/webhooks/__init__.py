@@ -1,0 +1,1 @@
+"""Webhook delivery attempts: the sending side of service.webhooks (which holds the rules)."""
