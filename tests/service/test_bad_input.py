@@ -77,6 +77,14 @@ def test_nul_in_corpus_texts_is_refused_naming_part_and_item(client, auth, model
     assert nothing_stored(client, auth)
 
 
+def test_nul_in_a_webhook_body_is_refused_naming_the_field(client, auth):
+    """The webhook body is a spec shape too (service.specs.base.SpecModel): refused before it is stored."""
+    body = {"url": "http://93.184.215.14/hooks/audit", "events": ["run.failed"], "description": "bot\x00"}
+    response = client.post("/v1/webhooks", json=body, headers=auth)
+    assert ["body", "description"] in [loc for loc, _ in problems(response)]
+    assert client.get("/v1/webhooks", headers=auth).json()["total"] == 0
+
+
 def test_an_unexpected_failure_is_a_json_500_without_internals(settings, auth, monkeypatch, caplog):
     from service.audits import service
 
