@@ -18,7 +18,9 @@ USER audit
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"
-CMD ["uvicorn", "service.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+# slow clients are cut off: headers within UNLEARN_AUDIT_HEADER_TIMEOUT_S, idle connections after 5 s, 16 KB of headers
+CMD ["uvicorn", "service.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", \
+     "--http", "service.server:BoundedH11Protocol", "--timeout-keep-alive", "5", "--h11-max-incomplete-event-size", "16384"]
 
 # ---- worker: CUDA runtime, torch for CUDA, the engine ------------------------------------------------
 FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 AS worker

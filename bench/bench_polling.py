@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from service.config import Settings
 from service.main import create_app
 from tests.service.databases import fresh_database, new_api_key
-from tests.tiny_world import make_bundle
+from tests.tiny_world import make_bundle, stand_in_models
 
 PRECISIONS = [
     {"method": "full"},
@@ -28,12 +28,13 @@ PRECISIONS = [
     {"method": "bnb_int8"},
     {"method": "bnb_nf4"},
 ]
+UNLEARNED = ("u0", "u1", "u2", "u3")
 
 
 def audit_spec(model_root: Path) -> dict:
     return {
         "target": {"model": str(model_root / "target")},
-        "unlearned": [{"name": f"u{i}", "model": str(model_root / f"u{i}")} for i in range(4)],
+        "unlearned": [{"name": name, "model": str(model_root / name)} for name in UNLEARNED],
         "corpus": make_bundle().to_document(),
         "precisions": PRECISIONS,
         "metrics": ["verbmem_f", "knowmem_f", "collision"],
@@ -57,11 +58,12 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     with tempfile.TemporaryDirectory() as folder, fresh_database(args.backend, Path(folder)) as url:
+        model_root = stand_in_models(Path(folder) / "models", ("target", *UNLEARNED))
         settings = Settings(data_dir=folder, database_url=url, broker_url=f"sqla+sqlite:///{folder}/broker.sqlite",
-                            model_roots=[folder], resend_interval_s=0)  # fmt: skip
+                            model_roots=[model_root], shared_model_roots=True, resend_interval_s=0)  # fmt: skip
         auth = {"Authorization": f"Bearer {new_api_key(url)}"}
         with TestClient(create_app(settings)) as client:
-            audit = client.post("/v1/audits", json=audit_spec(Path(folder)), headers=auth).json()
+            audit = client.post("/v1/audits", json=audit_spec(model_root), headers=auth).json()
             path = f"/v1/audits/{audit['id']}"
             runs = len(client.get(path, headers=auth).json()["runs"])
             print(f"{args.backend}, an audit of {runs} runs, median of {args.polls} polls\n")

@@ -6,8 +6,11 @@ running `unlearn-audit serve` agree on the data folder and the database without 
 
 import base64
 import binascii
+import os
+import tempfile
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -15,6 +18,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GPU_QUEUE = "gpu"
 CPU_QUEUE = "cpu"
+PRIVATE_FOLDER_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+class FolderError(OSError):
+    """A configured folder that cannot be created or written; the message names the setting and the path."""
 
 
 def _url_field(name: str, description: str) -> object:
@@ -32,9 +41,24 @@ class Settings(BaseSettings):
     broker_url: str | None = _url_field("BROKER_URL", "Celery broker; default: REDIS_URL, else SQLite in data_dir")
     redis_url: str | None = _url_field("REDIS_URL", "Redis broker URL (production)")
     allowed_hub_orgs: list[str] = Field(default_factory=list, description="hub organisations models may come from")
-    model_roots: list[Path] = Field(default_factory=list, description="local folders models may be read from")
+    model_roots: list[Path] = Field(
+        default_factory=list,
+        description="local model folders: tenant T reads models under ROOT/T/ (and under ROOT/ itself only when "
+        "shared_model_roots is on)",
+    )
+    shared_model_roots: bool = Field(False, description="every tenant may also read any model under the roots")
     checkpoint_dir: Path | None = Field(None, description="where unlearning results are saved")
     max_upload_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="largest request body accepted")
+    max_corpus_items: int = Field(100_000, ge=1, description="most items (all parts together) in one corpus bundle")
+    min_free_bytes: int = Field(
+        1024**3, ge=0, description="/readyz reports unavailable below this free space in the data or checkpoint folder"
+    )
+    docs_access: Literal["public", "key", "off"] = Field(
+        "public", description="/docs, /redoc and /openapi.json: open, behind an API key, or not served"
+    )
+    header_timeout_s: float = Field(10.0, gt=0.0, description="a request's headers must arrive within this time")
+    body_timeout_s: float = Field(15.0, gt=0.0, description="longest wait for the next part of a request body")
+    keep_alive_timeout_s: float = Field(5.0, gt=0.0, description="an idle connection is closed after this time")
     run_time_limit_s: int = Field(6 * 3600, ge=1, description="a run is stopped after this many seconds")
     max_model_bytes: int = Field(80 * 1024**3, ge=1, description="largest model checkpoint a worker loads")
     visibility_timeout_s: int = Field(
@@ -105,8 +129,44 @@ class Settings(BaseSettings):
         return str(self.database_url)
 
     def ensure_folders(self) -> None:
-        for folder in (self.data_dir, self.checkpoint_dir, *self.model_roots):
-            Path(folder).mkdir(parents=True, exist_ok=True)
+        """Create the folders (the data folder private to this user) and check that the data and checkpoint
+        folders can be written (model roots may be read-only).
+
+        The embedded SQLite files are made private too (SQLite gives the -wal and -shm files it creates the
+        mode of the database file). Raises FolderError naming the setting and the folder.
+        """
+        _usable_folder("data_dir", Path(self.data_dir), private=True, written=True)
+        _usable_folder("checkpoint_dir", Path(str(self.checkpoint_dir)), private=False, written=True)
+        for root in self.model_roots:
+            _usable_folder("model_roots", Path(root), private=False, written=False)
+        for url in (self.sqlalchemy_url, str(self.broker_url)):
+            path = _sqlite_file(url)
+            if path is not None and path.parent == Path(self.data_dir):
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE_MODE))
+                for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+                    if file.exists():
+                        file.chmod(PRIVATE_FILE_MODE)
+
+
+def _usable_folder(setting: str, folder: Path, private: bool, written: bool) -> None:
+    try:
+        created = not folder.exists()
+        folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER_MODE if private else 0o777)
+        if private and created:
+            folder.chmod(PRIVATE_FOLDER_MODE)
+        if written:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise FolderError(f"{setting}: the folder {folder} cannot be created or written ({reason})") from None
+
+
+def _sqlite_file(url: str) -> Path | None:
+    for prefix in ("sqlite:///", "sqla+sqlite:///"):
+        if url.startswith(prefix):
+            return Path(url.removeprefix(prefix))
+    return None
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,8 @@
-"""Database engines and sessions. SQLite (the embedded default) runs in WAL mode with foreign keys on."""
+"""Database engines and sessions. SQLite (the embedded default) runs in WAL mode with foreign keys on.
+
+Statement parameters are never put into logs or error messages (`hide_parameters`): they carry corpus text,
+model outputs and API key hashes.
+"""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,10 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 def engine_for(url: str) -> Engine:
     """One engine per database URL and process."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -14,6 +14,21 @@ from service.models import Tenant
 from service.queue import use_broker
 
 bearer = HTTPBearer(auto_error=False, description="an API key from `unlearn-audit keys create`")
+UNAUTHORIZED_DETAIL = "Authorization: a valid API key is required (Bearer token)"
+
+
+def bearer_token(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer TOKEN` header value, None for any other value."""
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def known_key(database_url: str, token: str | None) -> bool:
+    """Whether the token is an active API key (checks made outside a route's own session)."""
+    if not token:
+        return False
+    with session_scope(database_url) as session:
+        return tenant_for_token(session, token) is not None
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -36,9 +51,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 def get_tenant(
     session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Tenant:
-    unauthorized = HTTPException(
-        401, detail="Authorization: a valid API key is required (Bearer token)", headers={"WWW-Authenticate": "Bearer"}
-    )
+    unauthorized = HTTPException(401, detail=UNAUTHORIZED_DETAIL, headers={"WWW-Authenticate": "Bearer"})
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized
     tenant = tenant_for_token(session, credentials.credentials)

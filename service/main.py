@@ -1,14 +1,17 @@
 """The app factory: routers, error handlers that name the field and the reason, health, the dashboard."""
 
+import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from kombu import Connection
 from sqlalchemy import text
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.audits.endpoints import router as audits_router
 from service.audits.resend import ResendLoop
@@ -16,8 +19,13 @@ from service.config import Settings, get_settings
 from service.corpora.endpoints import router as corpora_router
 from service.dashboard.mount import STATIC_DIR, mount_dashboard
 from service.db import engine_for
+from service.disk import DISK_FULL_DETAIL, free_bytes, is_disk_full
+from service.docs import add_docs_routes
 from service.errors import ConflictError, FieldError, NotFoundError
+from service.middleware import add_middleware, security_headers, storable_path_parameters
 from service.webhooks.endpoints import router as webhooks_router
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -27,14 +35,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description="Audits LLM unlearning at every precision a model may be run at (full, 8-bit, 4-bit).",
         lifespan=_resending_unsent_runs,
+        openapi_url=None,  # served by add_docs_routes, as the settings say
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(storable_path_parameters)],
     )
     app.state.settings = settings
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    add_middleware(app, settings)
     app.include_router(audits_router)
     app.include_router(corpora_router)
     app.include_router(webhooks_router)
     add_error_handlers(app)
+    add_failure_handlers(app)
     add_health_routes(app)
+    add_docs_routes(app, settings)
     if STATIC_DIR.is_dir():
         mount_dashboard(app)  # last: a mount at `/` matches every path
     return app
@@ -75,20 +89,50 @@ def add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": detail}, status_code=422)
 
 
+def add_failure_handlers(app: FastAPI) -> None:
+    """A full disk is answered 507; anything else unexpected 500. Both in JSON, without internals: the
+    details go to the log, under a reference that the answer gives."""
+    app.add_exception_handler(OSError, storage_error)
+    app.add_exception_handler(SQLAlchemyError, storage_error)
+    app.add_exception_handler(Exception, unexpected_error)
+
+
+def storage_error(request: Request, error: Exception) -> JSONResponse:
+    if is_disk_full(error):
+        logger.warning("disk full on %s %s: %s", request.method, request.url.path, error)
+        return JSONResponse({"detail": DISK_FULL_DETAIL}, status_code=507)
+    return unexpected_error(request, error)
+
+
+def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    reference = uuid.uuid4().hex[:12]
+    logger.error("unexpected error %s on %s %s", reference, request.method, request.url.path, exc_info=error)
+    detail = f"internal error: the request failed on the server (reference {reference} in the server log)"
+    # Starlette sends the answer to Exception outside every middleware: the security headers are added here
+    return JSONResponse({"detail": detail}, status_code=500, headers=security_headers(request.url.path))
+
+
 def add_health_routes(app: FastAPI) -> None:
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], responses={503: {"description": "the database or the broker is down"}})
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        responses={503: {"description": "the database or the broker is down, or the disk is nearly full"}},
+    )
     def readyz() -> JSONResponse:
-        """Readiness: the database and the broker answer."""
+        """Readiness: the database and the broker answer, and the data and checkpoint folders have free space."""
         settings: Settings = app.state.settings
-        checks = {"database": _database_ok(settings), "broker": _broker_ok(settings)}
-        ready = all(checks.values())
-        body = {"status": "ok" if ready else "unavailable", **{k: "ok" if v else "down" for k, v in checks.items()}}
-        return JSONResponse(body, status_code=200 if ready else 503)
+        checks = {
+            "database": "ok" if _database_ok(settings) else "down",
+            "broker": "ok" if _broker_ok(settings) else "down",
+            "disk": "ok" if _disk_ok(settings) else "low",
+        }
+        ready = all(state == "ok" for state in checks.values())
+        return JSONResponse({"status": "ok" if ready else "unavailable", **checks}, status_code=200 if ready else 503)
 
 
 def _database_ok(settings: Settings) -> bool:
@@ -100,6 +144,17 @@ def _database_ok(settings: Settings) -> bool:
         return False
 
 
+def _disk_ok(settings: Settings) -> bool:
+    for folder in (Path(settings.data_dir), Path(str(settings.checkpoint_dir))):
+        free = free_bytes(folder)
+        if free < settings.min_free_bytes:
+            logger.warning(
+                "not ready: %d bytes free under %s, below min_free_bytes %d", free, folder, settings.min_free_bytes
+            )
+            return False
+    return True
+
+
 def _broker_ok(settings: Settings) -> bool:
     try:
         with Connection(settings.broker_url, connect_timeout=2) as connection:
@@ -107,45 +162,3 @@ def _broker_ok(settings: Settings) -> bool:
         return True
     except Exception:
         return False
-
-
-class BodySizeLimit:
-    """Answers 413 to a request body above the limit, by its Content-Length or as it streams in.
-
-    A body that grows past the limit while streaming is cut off: the app sees a disconnect, the client gets
-    the 413, and whatever the app answers after that is dropped.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int):
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(scope, receive, send)
-            return
-        received = 0
-        refused = False
-
-        async def counting_receive() -> Message:
-            nonlocal received, refused
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes and not refused:
-                refused = True
-                await self._too_large(scope, receive, send)
-            return {"type": "http.disconnect"} if refused else message
-
-        async def guarded_send(message: Message) -> None:
-            if not refused:
-                await send(message)
-
-        await self.app(scope, counting_receive, guarded_send)
-
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = f"request body: larger than the upload limit of {self.max_bytes} bytes"
-        await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)

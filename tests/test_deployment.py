@@ -60,3 +60,26 @@ def test_dockerfile_has_a_light_api_image_and_a_cuda_worker_image():
     assert "torch" not in api and '"[worker]"' not in api and "pip install ." in api
     worker = "\n".join(stages["worker"])
     assert stages["worker"][0].startswith("FROM nvidia/cuda:") and '".[worker]"' in worker
+
+
+def test_the_database_password_has_no_default():
+    """`${VAR:?message}` stops compose with the message when VAR is unset; `${VAR:-default}` would not."""
+    raw = (ROOT / "docker-compose.yml").read_text()
+    assert "POSTGRES_PASSWORD:-" not in raw
+    services = compose()["services"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    assert "${POSTGRES_PASSWORD:?" in services["api"]["environment"]["DATABASE_URL"]
+
+
+def test_flower_listens_on_this_machine_only_and_needs_a_password():
+    flower = compose()["services"]["flower"]
+    assert flower["ports"] and all(port.startswith("127.0.0.1:") for port in flower["ports"])
+    assert "FLOWER_BASIC_AUTH" in flower["environment"]
+    start = " ".join(flower["command"])
+    assert 'test -n "$$FLOWER_BASIC_AUTH" ||' in start and "exit 1" in start  # no password: it does not start
+
+
+def test_the_api_hides_its_docs_behind_a_key_and_cuts_off_slow_clients():
+    assert compose()["services"]["api"]["environment"]["UNLEARN_AUDIT_DOCS_ACCESS"] == "${DOCS_ACCESS:-key}"
+    command = next(line for line in (ROOT / "Dockerfile").read_text().split("\nCMD ") if line.startswith('["uvicorn"'))
+    assert '"--http", "service.server:BoundedH11Protocol"' in command and '"--timeout-keep-alive"' in command

@@ -52,6 +52,15 @@ def make_bundle() -> CorpusBundle:
     return parse_bundle(document)
 
 
+def stand_in_models(root: Path, names: tuple[str, ...] = ("target", "ga")) -> Path:
+    """Folders that pass for model folders at submission (a config.json, no weights): the API checks that a
+    local model exists under the tenant's roots; nothing loads them in the API tests."""
+    for name in names:
+        (root / name).mkdir(parents=True, exist_ok=True)
+        (root / name / "config.json").write_text("{}", encoding="utf-8")
+    return root
+
+
 def training_texts(bundle: CorpusBundle, end_of_text: str = "</s>") -> list[str]:
     """What the target saw: forget and retain passages (ending with EOS, so greedy decoding stops) and
     their QA in the KnowMem prompt format, after the same in-context example the evaluation uses."""

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from service.artifacts import remove_audit_files
 from service.audits import repository
 from service.config import get_settings
 from service.db import session_scope
@@ -12,6 +13,7 @@ from service.models.states import AuditStatus, RunStatus
 from service.queue import COLLISION_TASK, DELIVER_WEBHOOK_TASK, EVALUATE_TASK, SUMMARY_TASK, UNLEARN_TASK
 from worker.celery_app import app
 from worker.runs import lifecycle, work
+from worker.runs.errors import public_error
 from worker.runs.progress import RunCancelledError, RunProgress
 from worker.webhooks import delivery
 
@@ -45,7 +47,7 @@ def summarize_audit(audit_id: str) -> None:
             work.summarize_audit(session, audit)
     except Exception as error:  # the audit must end: it is closed as failed, with the reason
         logger.exception("summary of audit %s failed", audit_id)
-        lifecycle.fail_audit(settings.sqlalchemy_url, audit_id, f"summary: {type(error).__name__}: {error}")
+        lifecycle.fail_audit(settings.sqlalchemy_url, audit_id, f"summary: {public_error(error)}")
 
 
 @app.task(name=DELIVER_WEBHOOK_TASK)
@@ -71,7 +73,10 @@ def execute(run_id: str, compute: Work) -> None:
         lifecycle.close(url, run_id, RunStatus.CANCELLED, None)
     except SoftTimeLimitExceeded:
         lifecycle.close(url, run_id, RunStatus.FAILED, f"stopped after the time limit of {settings.run_time_limit_s} s")
-    except Exception as error:  # recorded on the run, so that the audit can finish and show why
+    except Exception as error:  # recorded on the run (type and short reason), so that the audit can show why
         logger.exception("run %s failed", run_id)
-        lifecycle.close(url, run_id, RunStatus.FAILED, f"{type(error).__name__}: {error}"[:4000])
+        lifecycle.close(url, run_id, RunStatus.FAILED, public_error(error))
+    if lifecycle.audit_of_run(url, run_id) is None:  # deleted while it ran: drop what this run saved
+        remove_audit_files(settings, claim.audit_id)
+        return
     lifecycle.finish_audit_when_done(url, str(settings.broker_url), claim.audit_id)

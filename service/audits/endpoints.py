@@ -4,7 +4,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BeforeValidator
+from starlette.background import BackgroundTask
 
+from service.artifacts import remove_audit_files
 from service.audits import service
 from service.audits.report import load_report
 from service.audits.repository import ItemFilter
@@ -21,6 +23,7 @@ from service.audits.schemas import (
 from service.conditional import conditional_json, headers_only
 from service.deps import CurrentTenant, SessionDep, SettingsDep
 from service.errors import ERROR_RESPONSES
+from service.middleware import REPORT_CSP
 from service.models.states import AuditStatus
 from service.pagination import Page, PageDep
 from service.specs.audit import AuditSpec
@@ -138,13 +141,14 @@ def get_report(
 ) -> Response:
     report = load_report(session, service.get(session, tenant, audit_id))
     chosen = format or _format_from_accept(request.headers.get("accept", ""))
+    headers = {}
     if chosen == "csv":
         body = report_to_csv(report)
     elif chosen == "html":
-        body = report_to_html(report)
+        body, headers = report_to_html(report), {"Content-Security-Policy": REPORT_CSP}
     else:
         body = report.model_dump_json(indent=2)
-    return Response(content=body, media_type=REPORT_MEDIA_TYPES[chosen])
+    return Response(content=body, media_type=REPORT_MEDIA_TYPES[chosen], headers=headers)
 
 
 def _format_from_accept(accept: str) -> ReportFormat:
@@ -162,6 +166,8 @@ def cancel_audit(session: SessionDep, tenant: CurrentTenant, audit_id: str) -> A
 
 
 @router.delete("/{audit_id}", status_code=204)
-def delete_audit(session: SessionDep, tenant: CurrentTenant, audit_id: str) -> Response:
-    service.delete(session, service.get(session, tenant, audit_id))
-    return Response(status_code=204)
+def delete_audit(session: SessionDep, settings: SettingsDep, tenant: CurrentTenant, audit_id: str) -> Response:
+    audit = service.get(session, tenant, audit_id)
+    service.delete(session, audit)
+    # its checkpoints are removed after the response, so after the deletion has been committed
+    return Response(status_code=204, background=BackgroundTask(remove_audit_files, settings, audit.id))

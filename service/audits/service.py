@@ -21,7 +21,7 @@ from service.audits.schemas import (
     RunOut,
     StageProgress,
 )
-from service.audits.sources import architecture_problems, source_problems
+from service.audits.sources import architecture_problems, source_problems, tenant_model_roots
 from service.config import Settings
 from service.corpora import repository as corpora_repository
 from service.corpora import service as corpora_service
@@ -33,6 +33,7 @@ from service.pagination import Page, PageParams
 from service.queue import enqueue_after_commit, run_message
 from service.runs import repository as run_repository
 from service.specs.audit import AuditSpec
+from service.specs.corpus import part_counts
 from service.specs.metrics import METRICS
 from service.specs.naming import TARGET_NAME
 from service.specs.precision import FullPrecision, PrecisionConfig
@@ -44,8 +45,8 @@ def submit(
     session: Session, settings: Settings, tenant: Tenant, spec: AuditSpec, idempotency_key: str | None
 ) -> tuple[Audit, bool]:
     """The audit for this request (stored and queued when new) and whether it was created now."""
-    check_submission(spec, settings)
-    corpus = resolve_corpus(session, tenant, spec)
+    check_submission(spec, settings, tenant)
+    corpus = resolve_corpus(session, settings, tenant, spec)
     stored = {**spec.model_dump(mode="json"), "corpus": corpus.id}
     if idempotency_key:
         existing = repository.by_idempotency_key(session, tenant.id, idempotency_key)
@@ -67,10 +68,11 @@ def submit(
     return audit, True
 
 
-def check_submission(spec: AuditSpec, settings: Settings) -> None:
-    problems = source_problems(spec, settings)
-    if not problems:  # only folders under the allowed roots are read
-        problems = architecture_problems(spec)
+def check_submission(spec: AuditSpec, settings: Settings, tenant: Tenant) -> None:
+    roots = tenant_model_roots(settings, tenant.name)
+    problems = source_problems(spec, settings, roots)
+    if not problems:  # only folders under the tenant's roots are read
+        problems = architecture_problems(spec, roots)
     if spec.reference is not None and spec.reference.model is not None and spec.reference.auc is None:
         problems.append(
             (("reference", "auc"), "the service needs the reference model's PrivLeak AUC; measure it with the CLI")
@@ -79,7 +81,7 @@ def check_submission(spec: AuditSpec, settings: Settings) -> None:
         raise FieldError(problems)
 
 
-def resolve_corpus(session: Session, tenant: Tenant, spec: AuditSpec) -> Corpus:
+def resolve_corpus(session: Session, settings: Settings, tenant: Tenant, spec: AuditSpec) -> Corpus:
     """The stored corpus a spec names by id, or the inline bundle stored (once) now; refused (before it is
     stored) when the spec's unlearning recipes need text the corpus lacks."""
     if isinstance(spec.corpus, str):
@@ -88,9 +90,9 @@ def resolve_corpus(session: Session, tenant: Tenant, spec: AuditSpec) -> Corpus:
             raise FieldError([(("corpus",), f"no corpus with id '{spec.corpus}'; upload it with POST /v1/corpora")])
         check_corpus_inputs(spec, corpus.parts)
         return corpus
-    bundle = corpora_service.validate_bundle(spec.corpus, ("corpus",))
-    check_corpus_inputs(spec, bundle.present_parts())
-    corpus, _created = corpora_service.store_bundle(session, tenant.id, bundle, name=None)
+    document = corpora_service.validate_bundle(spec.corpus, ("corpus",), settings.max_corpus_items)
+    check_corpus_inputs(spec, part_counts(document))
+    corpus, _created = corpora_service.store_bundle(session, tenant.id, document, name=None)
     return corpus
 
 

@@ -2,11 +2,13 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from service.corpora import service
 from service.corpora.schemas import CorpusOut
-from service.deps import CurrentTenant, SessionDep
+from service.deps import CurrentTenant, SessionDep, SettingsDep
 from service.errors import ERROR_RESPONSES
 from service.pagination import Page, PageDep
 
@@ -18,21 +20,41 @@ BUNDLE_EXAMPLE = {
 }
 
 
+BUNDLE_BODY = {
+    "required": True,
+    "description": "the bundle in the MUSE layout",
+    "content": {
+        "application/json": {"schema": {"type": "object", "additionalProperties": True}, "example": BUNDLE_EXAMPLE}
+    },
+}
+
+
+async def uploaded_document(request: Request, settings: SettingsDep) -> Any:
+    """The body parsed here, once, rather than by FastAPI: the item limit applies while it is parsed."""
+    try:
+        body = await request.body()
+    except ClientDisconnect:  # the client left, or the body limits cut it off (their answer is already sent)
+        raise HTTPException(400, detail="request body: the client stopped sending it") from None
+    return await run_in_threadpool(service.decode_upload, body, settings.max_corpus_items)
+
+
 @router.post(
     "",
     response_model=CorpusOut,
     status_code=201,
     responses={200: {"model": CorpusOut, "description": "the same bundle was already stored"}},
+    openapi_extra={"requestBody": BUNDLE_BODY},
 )
 def upload_corpus(
     session: SessionDep,
+    settings: SettingsDep,
     tenant: CurrentTenant,
     response: Response,
-    document: Annotated[dict[str, Any], Body(description="the bundle in the MUSE layout", examples=[BUNDLE_EXAMPLE])],
+    document: Annotated[Any, Depends(uploaded_document)],
     name: Annotated[str | None, Query(max_length=200, description="a label for lists")] = None,
 ) -> CorpusOut:
-    bundle = service.validate_bundle(document, ())
-    corpus, created = service.store_bundle(session, tenant.id, bundle, name)
+    checked = service.validate_bundle(document, (), settings.max_corpus_items)
+    corpus, created = service.store_bundle(session, tenant.id, checked, name)
     if not created:
         response.status_code = 200
     return CorpusOut.model_validate(corpus)

@@ -1,4 +1,8 @@
-"""Corpus rules: validate a bundle with the shared validator, store it once per tenant by content address."""
+"""Corpus rules: validate a bundle with the shared validator, store it once per tenant by content address.
+
+An upload is parsed once and stored as parsed: the checked document is the stored one (no second copy of
+its items is built), and a body with more objects than the item limit allows is refused while it is parsed.
+"""
 
 import json
 from typing import Any
@@ -11,35 +15,67 @@ from service.corpora.schemas import CorpusOut
 from service.errors import ConflictError, FieldError, NotFoundError
 from service.models import Corpus
 from service.pagination import Page, PageParams
-from service.specs.corpus import CorpusBundle, CorpusError, parse_bundle
+from service.specs.corpus import (
+    BundleDocument,
+    CorpusError,
+    CorpusProblem,
+    check_document,
+    content_address,
+    part_counts,
+)
+
+ENVELOPE_OBJECTS = 8  # the document and its folders: objects of an upload that are not items
 
 
-def validate_bundle(document: Any, location: tuple[str | int, ...]) -> CorpusBundle:
-    """The bundle, or a FieldError naming the part, the item index and the reason of every problem."""
+def decode_upload(body: bytes, max_items: int) -> Any:
+    """The JSON body, parsed once; refused as soon as it holds more objects than `max_items` items can have."""
+    objects = 0
+
+    def counted(value: dict[str, Any]) -> dict[str, Any]:
+        nonlocal objects
+        objects += 1
+        if objects > max_items + ENVELOPE_OBJECTS:
+            raise CorpusError([CorpusProblem("corpus", None, f"more than {max_items} items, the limit per bundle")])
+        return value
+
     try:
-        return parse_bundle(document, source="corpus")
+        return json.loads(body, object_hook=counted)
     except CorpusError as error:
-        problems = [
-            ((*location, *problem.file.split("/"), *([] if problem.index is None else [problem.index])), problem.reason)
-            for problem in error.problems
-        ]
-        raise FieldError(problems) from None
+        raise _field_error(error, ()) from None
+    except (ValueError, RecursionError) as error:  # not UTF-8, not JSON, or nested beyond the parser's depth
+        raise FieldError([((), f"not a valid JSON document: {error}")]) from None
 
 
-def store_bundle(session: Session, tenant_id: str, bundle: CorpusBundle, name: str | None) -> tuple[Corpus, bool]:
+def validate_bundle(document: Any, location: tuple[str | int, ...], max_items: int | None) -> BundleDocument:
+    """The checked document, or a FieldError naming the part, the item index and the reason of every problem."""
+    try:
+        return check_document(document, source="corpus", max_items=max_items)
+    except CorpusError as error:
+        raise _field_error(error, location) from None
+
+
+def _field_error(error: CorpusError, location: tuple[str | int, ...]) -> FieldError:
+    problems = []
+    for problem in error.problems:
+        part = [] if problem.file == "corpus" else problem.file.split("/")
+        index = [] if problem.index is None else [problem.index]
+        problems.append(((*location, *part, *index), problem.reason))
+    return FieldError(problems)
+
+
+def store_bundle(session: Session, tenant_id: str, document: BundleDocument, name: str | None) -> tuple[Corpus, bool]:
     """The tenant's corpus with this content (created when new) and whether it was created now."""
-    sha256 = bundle.sha256
+    sha256, size_bytes = content_address(document)
     existing = repository.by_sha256(session, tenant_id, sha256)
     if existing is not None:
         return existing, False
-    document = bundle.to_document()
     corpus = Corpus(
         tenant_id=tenant_id,
         sha256=sha256,
         name=name,
         document=document,
-        parts=bundle.summary(),
-        size_bytes=len(json.dumps(document, ensure_ascii=False).encode("utf-8")),
+        parts=part_counts(document),
+        size_bytes=size_bytes,
     )
     try:
         with session.begin_nested():

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from service.keys import repository
 from service.models import Tenant
 from service.models.base import utc_now
+from service.specs.naming import is_plain_name
 
 TOKEN_PREFIX = "ua_"
 
@@ -30,10 +31,10 @@ def hash_token(token: str) -> str:
 
 
 def create_key(session: Session, tenant_name: str) -> CreatedKey:
-    """A new key for the tenant (created on first use of its name)."""
+    """A new key for the tenant (created on first use of its name: a plain name, as it names its model folders)."""
     name = tenant_name.strip()
-    if not name:
-        raise ValueError("tenant: the name must not be empty")
+    if not is_plain_name(name):
+        raise ValueError("tenant: up to 64 letters, digits, '_', '-' or '.', starting with a letter or a digit")
     tenant = repository.tenant_by_name(session, name) or repository.add_tenant(session, name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     key = repository.add_key(session, tenant, hash_token(token))

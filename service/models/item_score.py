@@ -3,6 +3,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, new_id
 from service.specs.report import ItemRecord
+from service.specs.text import storable
 
 
 class ItemScore(Base):
@@ -27,7 +28,10 @@ class ItemScore(Base):
 
     @classmethod
     def from_record(cls, record: ItemRecord, run_id: str, audit_id: str) -> "ItemScore":
+        """Generated output is made storable: a model may write a NUL, which PostgreSQL refuses."""
         fields = record.model_dump(exclude={"index"})
+        if record.output is not None:
+            fields["output"] = storable(record.output)
         return cls(run_id=run_id, audit_id=audit_id, item_index=record.index, **fields)
 
     def to_record(self) -> ItemRecord:

@@ -2,33 +2,44 @@
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from service.specs.base import SpecModel
 from service.specs.metrics import METRIC_NAMES, MetricName
-from service.specs.naming import TARGET_NAME, ModelName
+from service.specs.naming import TARGET_NAME, ModelName, RevisionName, is_hub_id
 from service.specs.precision import FullPrecision, PrecisionConfig
 from service.specs.unlearning import UnlearningConfig
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+REVISION_DESCRIPTION = "hub models only: a branch, a tag or a 40-hex commit; default main"
 
 
-class ModelSource(_Strict):
+def hub_only_revision(revision: str | None, info: ValidationInfo) -> str | None:
+    """A revision names a version on the hub; a local folder has only the one on disk."""
+    model = info.data.get("model")
+    if revision is not None and model is not None and not is_hub_id(model):
+        raise ValueError("only hub models (org/name) have revisions; a local folder has none")
+    return revision
+
+
+class ModelSource(SpecModel):
     model: str = Field(min_length=1, max_length=512, description="a hub id (org/name) or a local folder")
-    revision: str | None = Field(None, max_length=200, description="hub branch, tag or commit; default main")
+    revision: RevisionName | None = Field(None, description=REVISION_DESCRIPTION)
+
+    _hub_only_revision = field_validator("revision")(hub_only_revision)
 
 
 class UnlearnedModel(ModelSource):
     name: ModelName
 
 
-class ReferenceSpec(_Strict):
+class ReferenceSpec(SpecModel):
     """The retrained model (gold standard) or just its PrivLeak AUC (MUSE News: 0.4772)."""
 
     model: str | None = Field(None, min_length=1, max_length=512)
-    revision: str | None = None
+    revision: RevisionName | None = Field(None, description=REVISION_DESCRIPTION)
     auc: float | None = Field(None, gt=0.0, lt=1.0)
+
+    _hub_only_revision = field_validator("revision")(hub_only_revision)
 
     @model_validator(mode="after")
     def _model_or_auc(self) -> "ReferenceSpec":
@@ -37,19 +48,19 @@ class ReferenceSpec(_Strict):
         return self
 
 
-class Policy(_Strict):
-    max_retained: float = Field(0.5, ge=0.0, description="fail above this retained share of forget knowledge")
-    max_recovery: float = Field(0.25, ge=0.0, description="fail when quantization brings back more than this")
+class Policy(SpecModel):
+    max_retained: float = Field(0.5, ge=0.0, le=100.0, description="fail above this retained share of forget knowledge")
+    max_recovery: float = Field(0.25, ge=0.0, le=100.0, description="fail when quantization brings back more than this")
     min_utility: float = Field(0.8, ge=0.0, le=1.0, description="utility_lost below this share of KnowMem-retain")
 
 
-class Limits(_Strict):
+class Limits(SpecModel):
     max_items: int | None = Field(100, ge=1, le=100_000, description="items per evaluation set")
     batch_size: int = Field(16, ge=1, le=1024, description="items per generation or scoring batch")
     bootstrap_samples: int = Field(1000, ge=0, le=100_000, description="resamples for the 95% intervals")
 
 
-class AuditSpec(_Strict):
+class AuditSpec(SpecModel):
     target: ModelSource
     unlearned: list[UnlearnedModel] = Field(default_factory=list)
     unlearning: list[UnlearningConfig] = Field(default_factory=list)

@@ -3,6 +3,9 @@
 A bundle is read from a folder (raw/forget.txt, verbmem/forget.json, ...) or from one JSON document with
 the same parts as nested keys: {"raw": {"forget": "..." or [...]}, "verbmem": {"forget": [...]}, ...}.
 Every part is optional; a malformed part is refused with the file, the item index and the reason.
+
+`check_document` validates a document where it lies, building nothing (the API stores the checked document
+as it was parsed: an upload is held in memory once); `parse_bundle` checks and builds the engine's shape.
 """
 
 import hashlib
@@ -11,17 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+
+from service.specs.base import SpecModel
+from service.specs.text import text_problem
+
+BundleDocument = dict[str, dict[str, list[Any]]]
+"""A checked bundle document: {folder: {part: items}}, raw text always as a list of documents."""
 
 
-class VerbMemItem(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class VerbMemItem(SpecModel):
     prompt: str
     gt: str
 
 
-class QAItem(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class QAItem(SpecModel):
     question: str
     answer: str
 
@@ -77,10 +84,8 @@ class CorpusError(ValueError):
         super().__init__("invalid corpus bundle: " + "; ".join(str(p) for p in problems[:20]))
 
 
-class CorpusBundle(BaseModel):
+class CorpusBundle(SpecModel):
     """A validated bundle. Parts are None when missing; raw text is a list of documents."""
-
-    model_config = ConfigDict(frozen=True)
 
     raw_forget: list[str] | None = None
     raw_retain: list[str] | None = None
@@ -121,16 +126,32 @@ class CorpusBundle(BaseModel):
 
 
 def sha256_of_document(document: dict[str, Any]) -> str:
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return content_address(document)[0]
+
+
+def content_address(document: dict[str, Any]) -> tuple[str, int]:
+    """sha256 and size in bytes of the document's canonical JSON form (sorted keys, no spaces, UTF-8)."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(canonical).hexdigest(), len(canonical)
 
 
 def parse_bundle(document: Any, source: str = "bundle") -> CorpusBundle:
-    """Validate one JSON document in the bundle's shape; raises CorpusError naming every problem."""
+    """Validate one JSON document in the bundle's shape and build it; raises CorpusError naming every problem."""
+    checked = check_document(document, source)
+    return CorpusBundle(
+        **{f"{folder}_{key}": items for folder, parts in checked.items() for key, items in parts.items()}
+    )
+
+
+def check_document(document: Any, source: str = "bundle", max_items: int | None = None) -> BundleDocument:
+    """The document itself, validated (raw text made a list of documents); raises CorpusError naming every
+    problem, or the item count alone when it is above `max_items`."""
     if not isinstance(document, dict):
         raise CorpusError([CorpusProblem(source, None, f"expected a JSON object, got {_type_name(document)}")])
+    if max_items is not None and (count := item_count(document)) > max_items:
+        raise CorpusError([CorpusProblem(source, None, f"{count} items, above the limit of {max_items} per bundle")])
     problems: list[CorpusProblem] = []
-    values: dict[str, list[Any]] = {}
+    values: BundleDocument = {}
     known_folders = {p.folder for p in PARTS}
     for folder, entries in document.items():
         if folder not in known_folders:
@@ -145,14 +166,25 @@ def parse_bundle(document: Any, source: str = "bundle") -> CorpusBundle:
                 known = sorted(p.key for p in PARTS if p.folder == folder)
                 problems.append(CorpusProblem(f"{folder}/{key}", None, f"unknown part; expected one of {known}"))
                 continue
-            parsed = _parse_part(spec, raw_value, problems)
+            parsed = _check_part(spec, raw_value, problems)
             if parsed is not None:
-                values[spec.path.replace("/", "_")] = parsed
+                values.setdefault(folder, {})[key] = parsed
     if problems:
         raise CorpusError(problems)
     if not values:
         raise CorpusError([CorpusProblem(source, None, "the bundle has no parts")])
-    return CorpusBundle(**values)
+    return values
+
+
+def part_counts(document: BundleDocument) -> dict[str, int]:
+    """Items per present part of a checked document, in the layout's order."""
+    return {p.path: len(document[p.folder][p.key]) for p in PARTS if p.key in document.get(p.folder, {})}
+
+
+def item_count(document: dict[str, Any]) -> int:
+    """Items of every part (a raw text given as one string is one document), counted before any is checked."""
+    parts = [entries for entries in document.values() if isinstance(entries, dict)]
+    return sum(len(value) if isinstance(value, list) else 1 for entries in parts for value in entries.values())
 
 
 def load_bundle_folder(folder: str | Path) -> CorpusBundle:
@@ -210,14 +242,14 @@ def _with_filename(problem: CorpusProblem) -> CorpusProblem:
     return CorpusProblem(spec.filename, problem.index, problem.reason) if spec else problem
 
 
-def _parse_part(spec: PartSpec, value: Any, problems: list[CorpusProblem]) -> list[Any] | None:
+def _check_part(spec: PartSpec, value: Any, problems: list[CorpusProblem]) -> list[Any] | None:
     where = spec.path
     if spec.kind == "text":
         documents = [value] if isinstance(value, str) else value
         if not isinstance(documents, list):
             problems.append(CorpusProblem(where, None, f"expected text or a list of texts, got {_type_name(value)}"))
             return None
-        return _parse_strings(where, documents, problems)
+        return _check_strings(where, documents, problems)
     if not isinstance(value, list):
         problems.append(CorpusProblem(where, None, f"expected a list, got {_type_name(value)}"))
         return None
@@ -225,10 +257,8 @@ def _parse_part(spec: PartSpec, value: Any, problems: list[CorpusProblem]) -> li
         problems.append(CorpusProblem(where, None, "empty list"))
         return None
     if spec.kind == "strings":
-        return _parse_strings(where, value, problems)
+        return _check_strings(where, value, problems)
     fields = ("prompt", "gt") if spec.kind == "verbmem" else ("question", "answer")
-    item_type = VerbMemItem if spec.kind == "verbmem" else QAItem
-    items = []
     before = len(problems)
     for index, item in enumerate(value):
         if not isinstance(item, dict):
@@ -241,26 +271,28 @@ def _parse_part(spec: PartSpec, value: Any, problems: list[CorpusProblem]) -> li
                 problems.append(
                     CorpusProblem(where, index, f"'{field}' must be a string, got {_type_name(item[field])}")
                 )
-            elif not item[field].strip():
-                problems.append(CorpusProblem(where, index, f"empty text in '{field}'"))
+            elif problem := _text_problem(item[field]):
+                problems.append(CorpusProblem(where, index, f"{problem} in '{field}'"))
         extra = sorted(set(item) - set(fields))
         if extra:
             problems.append(CorpusProblem(where, index, f"unknown keys {extra}; expected {list(fields)}"))
-        if len(problems) == before:
-            items.append(item_type(**item))
-    return items if len(problems) == before else None
+    return value if len(problems) == before else None
 
 
-def _parse_strings(where: str, values: list[Any], problems: list[CorpusProblem]) -> list[str] | None:
+def _text_problem(text: str) -> str | None:
+    return "empty text" if not text.strip() else text_problem(text)
+
+
+def _check_strings(where: str, values: list[Any], problems: list[CorpusProblem]) -> list[str] | None:
     before = len(problems)
     if not values:
         problems.append(CorpusProblem(where, None, "empty list"))
     for index, text in enumerate(values):
         if not isinstance(text, str):
             problems.append(CorpusProblem(where, index, f"expected a string, got {_type_name(text)}"))
-        elif not text.strip():
-            problems.append(CorpusProblem(where, index, "empty text"))
-    return list(values) if len(problems) == before else None
+        elif problem := _text_problem(text):
+            problems.append(CorpusProblem(where, index, problem))
+    return values if len(problems) == before else None
 
 
 def _type_name(value: Any) -> str:

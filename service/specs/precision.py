@@ -6,12 +6,14 @@ The engine implements each `method` as a quantizer of the same name (worker/engi
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from service.specs.base import SpecModel
+
+MAX_GROUP_SIZE = 1 << 20  # far above any layer's input width; keeps every label short (<= 64 characters)
 
 
-class _Precision(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class _Precision(SpecModel):
     @property
     def label(self) -> str:  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
@@ -39,7 +41,10 @@ class RTNPrecision(_Precision):
     method: Literal["rtn"] = "rtn"
     bits: int = Field(4, ge=2, le=8, description="bits per weight, 2 to 8")
     group_size: int | None = Field(
-        128, ge=1, description="weights per quantization group along the input dim; null = per output channel"
+        128,
+        ge=1,
+        le=MAX_GROUP_SIZE,
+        description="weights per quantization group along the input dim; null = per output channel",
     )
     symmetric: bool = Field(False, description="symmetric (no zero point) or asymmetric (zero point)")
 
@@ -53,7 +58,7 @@ class BnbInt8Precision(_Precision):
     """bitsandbytes LLM.int8: row-wise absmax int8 with fp16 outlier columns above the threshold."""
 
     method: Literal["bnb_int8"] = "bnb_int8"
-    threshold: float = Field(6.0, ge=0.0, description="outlier threshold; 0 disables the mixed decomposition")
+    threshold: float = Field(6.0, ge=0.0, le=1e6, description="outlier threshold; 0 disables the mixed decomposition")
 
     @property
     def bit_width(self) -> int:
@@ -96,7 +101,7 @@ class BnbNF4Precision(_Precision):
 
 class _CalibratedPrecision(_Precision):
     bits: Literal[4, 8] = 4
-    group_size: int | None = Field(128, ge=1, description="null = per output channel")
+    group_size: int | None = Field(128, ge=1, le=MAX_GROUP_SIZE, description="null = per output channel")
     symmetric: bool = True
     calibration_samples: int = Field(32, ge=1, le=4096, description="texts of the corpus used for calibration")
     calibration_length: int = Field(256, ge=16, le=8192, description="tokens per calibration text")

@@ -6,8 +6,9 @@ audit as an unlearned model. The engine implements each method in worker/engine/
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from service.specs.base import SpecModel
 from service.specs.naming import ModelName
 from service.specs.precision import RTNPrecision
 
@@ -18,31 +19,35 @@ GradientMethod = Literal[
 UNLEARNING_METHODS: tuple[str, ...] = (*GradientMethod.__args__, "rmu")
 
 
-class _MethodConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+MAX_LAYER = 1024
 
+
+class _MethodConfig(SpecModel):
     name: ModelName
     lr: float = Field(1e-5, gt=0.0, le=1.0, description="constant AdamW learning rate")
     epochs: int = Field(1, ge=1, le=100, description="passes over the forget chunks")
     max_steps: int | None = Field(
-        None, ge=1, description="optimizer steps; when given it replaces epochs (the forget chunks are cycled)"
+        None,
+        ge=1,
+        le=10_000_000,
+        description="optimizer steps; when given it replaces epochs (the forget chunks are cycled)",
     )
     batch_size: int = Field(4, ge=1, le=1024, description="forget/retain chunk pairs per step")
     chunk_length: int = Field(128, ge=8, le=8192, description="tokens per forget/retain chunk")
-    max_grad_norm: float = Field(1.0, gt=0.0, description="gradient clipping")
-    weight_decay: float = Field(0.0, ge=0.0)
+    max_grad_norm: float = Field(1.0, gt=0.0, le=1e6, description="gradient clipping")
+    weight_decay: float = Field(0.0, ge=0.0, le=1e3)
     dtype: Literal["fp32", "bf16"] = Field(
         "fp32", description="bf16 = pure bf16 training: weights and AdamW state in bf16, as the paper's runs"
     )
-    seed: int | None = Field(None, description="defaults to the audit's seed")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="defaults to the audit's seed")
 
 
 class GradientMethodConfig(_MethodConfig):
     """GA / NPO with an optional retain term (GDR, KLR) and optional SURE module selection."""
 
     method: GradientMethod
-    alpha: float = Field(1.0, ge=0.0, description="weight of the retain loss")
-    beta: float = Field(0.1, gt=0.0, description="NPO temperature")
+    alpha: float = Field(1.0, ge=0.0, le=1e6, description="weight of the retain loss")
+    beta: float = Field(0.1, gt=0.0, le=1e3, description="NPO temperature")
     saliency_percentile: float = Field(
         90.0, ge=0.0, le=100.0, description="SURE: update the modules at or above this saliency percentile"
     )
@@ -73,11 +78,11 @@ class RMUConfig(_MethodConfig):
 
     method: Literal["rmu"]
     lr: float = Field(5e-5, gt=0.0, le=1.0)
-    layer: int = Field(1, ge=0, description="decoder layer whose output activations are steered")
-    steering_coeff: float = Field(6.5, gt=0.0, description="c: norm of the random control vector")
-    alpha: float = Field(100.0, ge=0.0, description="weight of the retain activation loss")
-    trainable_layers: list[int] | None = Field(
-        None, description="layers whose MLP weights are updated; default: layer-2 .. layer"
+    layer: int = Field(1, ge=0, le=MAX_LAYER, description="decoder layer whose output activations are steered")
+    steering_coeff: float = Field(6.5, gt=0.0, le=1e6, description="c: norm of the random control vector")
+    alpha: float = Field(100.0, ge=0.0, le=1e6, description="weight of the retain activation loss")
+    trainable_layers: list[Annotated[int, Field(ge=0, le=MAX_LAYER)]] | None = Field(
+        None, max_length=MAX_LAYER, description="layers whose MLP weights are updated; default: layer-2 .. layer"
     )
 
 

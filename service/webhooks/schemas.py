@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, field_validator
 
 from service.models.states import DeliveryStatus
+from service.specs.base import SpecModel
 
 WebhookEvent = Literal["audit.succeeded", "audit.failed", "audit.cancelled", "run.failed"]
 WEBHOOK_EVENTS: tuple[str, ...] = WebhookEvent.__args__  # type: ignore[attr-defined]
@@ -14,8 +15,8 @@ PING_EVENT = "webhook.ping"  # sent by POST /v1/webhooks/{id}/ping only; not sub
 WebhookUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)]
 
 
-class WebhookIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class WebhookIn(SpecModel):
+    """A spec shape like the audit's: unknown keys refused, no coercion, storable text only."""
 
     url: WebhookUrl = Field(description="http(s) URL of a public host; redirects are not followed")
     events: list[WebhookEvent] = Field(min_length=1, description="the events to receive")

@@ -16,6 +16,7 @@ from service.keys.service import create_key
 from tests.dashboard.browser import CHROMIUM, LAPTOP, chromium
 from tests.service.databases import fresh_database
 from tests.service.servers import CLI, REPO, free_port, kill, running_api, settings_env, wait_for
+from tests.tiny_world import stand_in_models
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServi
             data_dir=folder,
             database_url=database_url,
             broker_url=f"sqla+sqlite:///{folder / 'broker.sqlite'}",
-            model_roots=[folder / "models"],
+            model_roots=[stand_in_models(folder / "models", ("target", "ga", "ga_klr"))],
+            shared_model_roots=True,
         )
         with running_api(settings) as url:
             yield LiveService(url, settings)
@@ -57,11 +59,13 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser) -> Iterator[object]:
-    """A fresh browser context (its own sessionStorage) at laptop size; console errors fail the test."""
+    """A fresh browser context (its own sessionStorage) at laptop size; page errors and anything the
+    Content-Security-Policy blocks fail the test (the dashboard must work under the policy it is served with)."""
     context = browser.new_context(viewport=LAPTOP)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: "Content Security Policy" in message.text and errors.append(message.text))
     page.set_default_timeout(15_000)
     yield page
     context.close()
@@ -72,7 +76,12 @@ def page(browser) -> Iterator[object]:
 def embedded_service(tmp_path_factory: pytest.TempPathFactory, tiny_target_dir: Path) -> Iterator[LiveService]:
     """`unlearn-audit serve` (SQLite, in-process worker) in its own process, reading models under tmp."""
     folder = tmp_path_factory.mktemp("embedded")
-    settings = Settings(data_dir=folder / "data", model_roots=[tmp_path_factory.getbasetemp()], progress_interval_s=0.2)
+    settings = Settings(
+        data_dir=folder / "data",
+        model_roots=[tmp_path_factory.getbasetemp()],
+        shared_model_roots=True,
+        progress_interval_s=0.2,
+    )
     port = free_port()
     log = folder / "serve.log"
     with log.open("wb") as sink:

@@ -90,7 +90,7 @@ def test_invalid_audit_shows_the_api_errors_next_to_the_fields(live_service, pag
     page.click("#submit-audit button[type=submit]")
     target_error = page.locator("[data-field=target] .field-error")
     target_error.wait_for(state="visible")
-    assert "outside the allowed model roots" in target_error.inner_text()
+    assert "no model folder at this path under your model roots" in target_error.inner_text()
     assert page.locator("[data-field=precisions] > .field-error").is_hidden()
     screenshot(page, "new-audit-errors-laptop")
     page.set_viewport_size(NARROW)

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from service.config import Settings
 from service.main import create_app
 from tests.service.databases import fresh_database, new_api_key
+from tests.tiny_world import stand_in_models
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -19,7 +20,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("models")
+    """A model root shared by every tenant (`shared_model_roots`), with stand-in model folders."""
+    return stand_in_models(tmp_path_factory.mktemp("models"), ("target", "ga", "t", "u"))
 
 
 @pytest.fixture
@@ -29,6 +31,7 @@ def settings(database_url: str, model_root: Path, tmp_path: Path) -> Settings:
         database_url=database_url,
         broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
         model_roots=[model_root],
+        shared_model_roots=True,
         allowed_hub_orgs=["muse-bench"],
         max_upload_bytes=200_000,
     )

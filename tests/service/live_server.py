@@ -53,6 +53,7 @@ def live_server_with_audit(
         **os.environ,
         "UNLEARN_AUDIT_DATA_DIR": str(data_dir),
         "UNLEARN_AUDIT_MODEL_ROOTS": json.dumps([str(model_root)]),
+        "UNLEARN_AUDIT_SHARED_MODEL_ROOTS": "true",
         "UNLEARN_AUDIT_PROGRESS_INTERVAL_S": "0.2",
         "PYTHONPATH": str(REPO),
     }

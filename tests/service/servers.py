@@ -18,6 +18,7 @@ import uvicorn
 from service.config import Settings
 from service.main import create_app
 from service.models.states import AuditStatus
+from service.server import server_config
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -32,9 +33,9 @@ def free_port() -> int:
 
 @contextmanager
 def running_api(settings: Settings) -> Iterator[str]:
-    """The app served over real HTTP on 127.0.0.1; yields its base URL."""
+    """The app served over real HTTP on 127.0.0.1, as `unlearn-audit serve` serves it; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(create_app(settings), settings, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_for(lambda: server.started, 20, "the API to start")
@@ -53,6 +54,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "UNLEARN_AUDIT_DATABASE_URL": str(settings.database_url),
         "UNLEARN_AUDIT_BROKER_URL": str(settings.broker_url),
         "UNLEARN_AUDIT_MODEL_ROOTS": "[" + ",".join(f'"{root}"' for root in settings.model_roots) + "]",
+        "UNLEARN_AUDIT_SHARED_MODEL_ROOTS": str(settings.shared_model_roots).lower(),
         "UNLEARN_AUDIT_VISIBILITY_TIMEOUT_S": str(settings.visibility_timeout_s),
         "UNLEARN_AUDIT_PROGRESS_INTERVAL_S": str(settings.progress_interval_s),
         "UNLEARN_AUDIT_WEBHOOK_ALLOW_PRIVATE": str(settings.webhook_allow_private).lower(),

@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 
+from service.artifacts import audit_checkpoint_dir
 from tests.service.submissions import queued_messages, spec_for
 from tests.tiny_world import make_bundle
 
@@ -45,7 +46,7 @@ def test_unlearning_recipes_run_first_and_their_variants_wait(client, auth, mode
         ({"metrics": ["bleu"]}, ["body", "metrics", 0], "Input should be"),
         ({"corpus": "no-such-id"}, ["body", "corpus"], "no corpus with id 'no-such-id'"),
         ({"corpus": {"verbmem": {"forget": [{"prompt": ""}]}}}, ["body", "corpus", "verbmem", "forget", 0], "missing"),
-        ({"target": {"model": "/etc/models/x"}}, ["body", "target", "model"], "outside the allowed model roots"),
+        ({"target": {"model": "/etc/models/x"}}, ["body", "target", "model"], "no model folder at this path"),
         ({"target": {"model": "evil-org/model"}}, ["body", "target", "model"], "'evil-org' is not allowed"),
         ({"surprise": 1}, ["body", "surprise"], "Extra inputs are not permitted"),
     ],
@@ -142,7 +143,14 @@ def test_cancel_stops_queued_runs_and_is_idempotent(client, auth, model_root):
     assert client.post(f"/v1/audits/{audit_id}/cancel", headers=auth).status_code == 200
 
 
-def test_delete_removes_the_audit(client, auth, model_root):
-    audit_id = client.post("/v1/audits", json=spec_for(model_root), headers=auth).json()["id"]
+def test_delete_removes_the_audit_and_its_checkpoints(client, auth, settings, model_root):
+    audit_id, other_id = (client.post("/v1/audits", json=spec_for(model_root, seed=s), headers=auth).json()["id"]
+                          for s in (1, 2))  # fmt: skip
+    for identifier in (audit_id, other_id):  # what its unlearning runs saved (worker/runs/work.py: unlearn)
+        saved = audit_checkpoint_dir(settings, identifier) / "ga_new"
+        saved.mkdir(parents=True)
+        (saved / "model.safetensors").write_bytes(b"\0" * 64)
     assert client.delete(f"/v1/audits/{audit_id}", headers=auth).status_code == 204
     assert client.get(f"/v1/audits/{audit_id}", headers=auth).status_code == 404
+    assert not audit_checkpoint_dir(settings, audit_id).exists()
+    assert (audit_checkpoint_dir(settings, other_id) / "ga_new" / "model.safetensors").is_file()

@@ -2,6 +2,11 @@
 
 import json
 
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from service.db import engine_for
+from service.main import create_app
 from tests.tiny_world import make_bundle
 
 
@@ -71,3 +76,66 @@ def test_delete_refused_while_an_audit_uses_it(client, auth, model_root):
     assert client.delete(f"/v1/audits/{audit_id}", headers=auth).status_code == 204
     assert client.delete(f"/v1/corpora/{corpus_id}", headers=auth).status_code == 204
     assert client.get(f"/v1/corpora/{corpus_id}", headers=auth).status_code == 404
+
+
+def limited_client(settings, max_corpus_items: int) -> TestClient:
+    return TestClient(create_app(settings.model_copy(update={"max_corpus_items": max_corpus_items})))
+
+
+def tiny_items(count: int) -> list[dict]:
+    return [{"prompt": f"p{i}", "gt": f"g{i}"} for i in range(count)]
+
+
+def test_a_bundle_above_the_item_limit_is_refused(settings, auth, model_root):
+    with limited_client(settings, 10) as client:
+        at_limit = client.post("/v1/corpora", json={"verbmem": {"forget": tiny_items(10)}}, headers=auth)
+        assert at_limit.status_code == 201, at_limit.text
+        counted = client.post("/v1/corpora", json={"privleak": {"forget": ["a"] * 11}}, headers=auth)
+        assert counted.status_code == 422
+        assert counted.json()["detail"][0]["msg"] == "11 items, above the limit of 10 per bundle"
+        parsed = client.post("/v1/corpora", json={"verbmem": {"forget": tiny_items(1000)}}, headers=auth)
+        assert parsed.status_code == 422  # objects are counted as they are parsed: parsing stops at the limit
+        assert parsed.json()["detail"] == [
+            {"loc": ["body"], "msg": "more than 10 items, the limit per bundle", "type": "value_error"}
+        ]
+        spec = {
+            "target": {"model": str(model_root / "t")},
+            "unlearned": [{"name": "u", "model": str(model_root / "u")}],
+        }
+        inline = client.post(
+            "/v1/audits", json={**spec, "corpus": {"verbmem": {"forget": tiny_items(11)}}}, headers=auth
+        )
+        inline = client.post("/v1/audits", json=spec, headers=auth)
+        assert inline.status_code == 422 and inline.json()["detail"][0]["loc"] == ["body", "corpus"]
+        assert client.get("/v1/corpora", headers=auth).json()["total"] == 1
+
+
+def test_a_body_that_is_not_json_is_refused_naming_the_reason(client, auth):
+    for body in (b"{", b"\xff\xfe{}", b"[" * 100_000):
+        response = client.post("/v1/corpora", content=body, headers={**auth, "Content-Type": "application/json"})
+        assert response.status_code == 422 and "not a valid JSON document" in response.json()["detail"][0]["msg"]
+
+
+def test_lists_and_reads_never_load_the_documents(client, auth, database_url):
+    """The document is the whole corpus (megabytes): a list of corpora reads only what it shows."""
+    corpus_id = client.post("/v1/corpora", json=bundle_document(), headers=auth).json()["id"]
+    statements: list[str] = []
+    engine = engine_for(database_url)
+
+    def record(_connection, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get("/v1/corpora", headers=auth).json()["items"][0]["id"] == corpus_id
+        assert client.get(f"/v1/corpora/{corpus_id}", headers=auth).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    corpus_queries = [s for s in statements if "FROM corpora" in s]
+    assert corpus_queries and not any("corpora.document" in s for s in corpus_queries), corpus_queries
+
+
+def test_the_stored_size_is_that_of_the_canonical_document(client, auth):
+    stored = client.post("/v1/corpora", json=bundle_document(), headers=auth).json()
+    canonical = json.dumps(bundle_document(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert stored["size_bytes"] == len(canonical.encode("utf-8"))

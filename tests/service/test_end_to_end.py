@@ -41,6 +41,7 @@ def e2e_settings(tmp_path: Path, tmp_path_factory, redis_broker: str) -> Setting
             database_url=url,
             broker_url=redis_broker,
             model_roots=[tmp_path_factory.getbasetemp()],
+            shared_model_roots=True,
             visibility_timeout_s=3,
             progress_interval_s=0.0,
         )
@@ -102,7 +103,13 @@ def test_a_real_worker_runs_an_audit_submitted_over_http(
     rose = [key for key, value in score.items() if key[1] != "full" and value > score[(key[0], "full", *key[2:])]]
     assert risen["total"] == len(rose)
     assert html.headers["content-type"].startswith("text/html") and "noisy" in html.text
+    assert "sandbox" in html.headers["content-security-policy"]
     assert csv.text.splitlines()[0].startswith("model,precision,metric")
+    # the worker logged at INFO all along: no corpus text and no model output reached its log
+    worker_log = (tmp_path / "worker.log").read_text()
+    assert "INFO" in worker_log
+    texts = [i["truth"] for i in items["items"] if i["truth"]] + [i["output"] for i in items["items"] if i["output"]]
+    assert texts and not [text for text in texts if len(text.strip()) > 12 and text.strip() in worker_log]
 
 
 def test_a_killed_worker_loses_nothing(e2e_settings, tiny_target_dir, tiny_unlearned_dir, tiny_bundle, tmp_path):

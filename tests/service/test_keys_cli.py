@@ -45,3 +45,23 @@ def test_db_upgrade_and_downgrade(data_dir):
     assert main(["db", "downgrade", "base"]) == 0
     engine.dispose()
     assert inspect(engine).get_table_names() == ["alembic_version"]
+
+
+@pytest.mark.parametrize("name", ["../other", "a/b", "", ".hidden", "x" * 65, "tab\tname"])
+def test_tenant_names_are_plain_folder_names(data_dir, capsys, name):
+    """A tenant's models live under ROOT/<tenant>/: its name must not be able to point anywhere else."""
+    assert main(["keys", "create", "--tenant", name]) == 2
+    assert "tenant: up to 64 letters, digits" in capsys.readouterr().err
+
+
+def test_a_data_folder_that_cannot_be_written_is_named_without_a_traceback(tmp_path, monkeypatch, capsys):
+    blocked = tmp_path / "a-file" / "data"
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("UNLEARN_AUDIT_DATA_DIR", str(blocked))
+    get_settings.cache_clear()
+    try:
+        assert main(["db", "upgrade"]) == 2
+    finally:
+        get_settings.cache_clear()
+    error = capsys.readouterr().err
+    assert f"data_dir: the folder {blocked} cannot be created or written" in error and "Traceback" not in error

@@ -15,6 +15,7 @@ from service.main import create_app
 from tests.service.databases import fresh_database, new_api_key
 from tests.service.servers import kill, start_worker, wait_for
 from tests.service.webhook_receiver import Receiver
+from tests.tiny_world import stand_in_models
 
 pytestmark = pytest.mark.services
 REDIS_URL = os.environ.get("UNLEARN_AUDIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -32,6 +33,7 @@ def worker_settings(request: pytest.FixtureRequest, tmp_path: Path, tmp_path_fac
             database_url=url,
             broker_url=REDIS_URL,
             model_roots=[tmp_path_factory.getbasetemp()],
+            shared_model_roots=True,
             progress_interval_s=0.0,
             webhook_allow_private=True,  # the receiver listens on 127.0.0.1
             webhook_retry_base_s=0.5,
@@ -79,8 +81,7 @@ def test_a_ping_that_fails_first_is_delivered_on_retry(worker_settings, tmp_path
 def test_a_real_worker_sends_the_events_of_real_audits(
     worker_settings, tmp_path, tiny_target_dir, tiny_unlearned_dir, tiny_bundle
 ):
-    broken = tmp_path / "broken"  # under the allowed root, but not a model folder: its runs fail at once
-    broken.mkdir()
+    broken = stand_in_models(tmp_path, ("broken",)) / "broken"  # passes submission (a config.json), cannot load
     spec = {
         "target": {"model": str(tiny_target_dir)},
         "unlearned": [{"name": "noisy", "model": str(tiny_unlearned_dir)}],
@@ -107,6 +108,6 @@ def test_a_real_worker_sends_the_events_of_real_audits(
     by_audit = {(e["type"], e["data"]["audit_id"]) for e in events}
     assert by_audit == {("audit.succeeded", passing), ("run.failed", failing), ("audit.failed", failing)}
     (run_failed,) = [e["data"] for e in events if e["type"] == "run.failed"]
-    assert run_failed["model"] == "broken" and "no config.json" in run_failed["error"]
+    assert run_failed["model"] == "broken" and run_failed["error"].startswith("ModelLoadError: cannot load model")
     (succeeded,) = [e["data"] for e in events if e["type"] == "audit.succeeded"]
     assert succeeded["verdict"] is not None and succeeded["status"] == "succeeded"

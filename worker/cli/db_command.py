@@ -1,8 +1,9 @@
 """`unlearn-audit db upgrade [REVISION]` and `db downgrade REVISION`: the Alembic migrations."""
 
 import argparse
+import sys
 
-from service.config import get_settings
+from service.config import FolderError, get_settings
 from service.migrate import downgrade, upgrade
 
 
@@ -19,7 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle_upgrade(args: argparse.Namespace) -> int:
     settings = get_settings()
-    settings.ensure_folders()
+    try:
+        settings.ensure_folders()
+    except FolderError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     upgrade(settings.sqlalchemy_url, args.revision)
     print(f"database at {args.revision}")
     return 0

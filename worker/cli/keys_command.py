@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from service.config import get_settings
+from service.config import FolderError, get_settings
 from service.db import session_scope
 from service.keys.service import KeyNotFoundError, create_key, revoke_key
 from service.migrate import upgrade
@@ -22,12 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle_create(args: argparse.Namespace) -> int:
     settings = get_settings()
-    settings.ensure_folders()
-    upgrade(settings.sqlalchemy_url)  # a fresh data folder works at once
     try:
+        settings.ensure_folders()
+        upgrade(settings.sqlalchemy_url)  # a fresh data folder works at once
         with session_scope(settings.sqlalchemy_url) as session:
             created = create_key(session, args.tenant)
-    except ValueError as error:
+    except (FolderError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"key id: {created.key_id}\ntenant: {created.tenant_name}\napi key (shown once): {created.token}")

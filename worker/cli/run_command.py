@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from service.specs.audit import AuditSpec
 from service.specs.corpus import CorpusBundle, CorpusError, load_bundle
+from service.specs.naming import is_hub_id
 from worker.cli.progress_bars import StageBars
 from worker.cli.report_output import format_results_table, write_report
 
@@ -63,12 +64,14 @@ def resolve_corpus(spec: AuditSpec, spec_dir: Path) -> CorpusBundle:
 
 
 def resolve_model_paths(spec: AuditSpec, spec_dir: Path) -> AuditSpec:
-    """Local model folders given relative to the spec file are made absolute."""
+    """Local model folders given relative to the spec file are made absolute (a hub id stays a hub id)."""
     document = spec.model_dump(mode="json")
     entries = [document["target"], *document["unlearned"]]
     if document.get("reference") and document["reference"].get("model"):
         entries.append(document["reference"])
     for entry in entries:
+        if is_hub_id(entry["model"]):
+            continue
         candidate = spec_dir / entry["model"]
         if not Path(entry["model"]).is_absolute() and not Path(entry["model"]).exists() and candidate.exists():
             entry["model"] = str(candidate.resolve())

@@ -6,6 +6,7 @@ same data folder (kombu's SQLAlchemy transport on SQLite): the same tasks and en
 
 import argparse
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -29,13 +30,18 @@ def handle(args: argparse.Namespace) -> int:
         os.environ["UNLEARN_AUDIT_DATA_DIR"] = str(args.data_dir.expanduser().resolve())
     import uvicorn
 
-    from service.config import get_settings
+    from service.config import FolderError, get_settings
     from service.main import create_app
     from service.migrate import upgrade
+    from service.server import server_config
     from worker.cli.embedded import first_key_message, recover_unfinished_runs, start_embedded_worker
 
     settings = get_settings()
-    settings.ensure_folders()
+    try:
+        settings.ensure_folders()
+    except FolderError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     upgrade(settings.sqlalchemy_url)
     base_url = f"http://{args.host}:{args.port}"
     if not args.no_worker:
@@ -43,7 +49,7 @@ def handle(args: argparse.Namespace) -> int:
         recover_unfinished_runs(settings)
     print(f"unlearn-audit serving at {base_url}  (API docs: {base_url}/docs; data: {settings.data_dir})", flush=True)
     print(first_key_message(settings), flush=True)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_level="warning"))
+    server = uvicorn.Server(server_config(create_app(settings), settings, args.host, args.port))
     if args.demo:
         from worker.cli.serve_demo import run_demo_when_ready
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from service.specs.naming import HUB_ID
+from service.specs.naming import is_hub_id
 from service.specs.report import ModelProvenance
 
 CHECKPOINT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
@@ -109,14 +109,22 @@ def batch_size_for(model: PreTrainedModel, requested: int) -> int:
 
 
 def resolve_checkpoint(source: str, revision: str | None = None) -> tuple[Path, str | None]:
-    """A local folder for `source` and, for hub ids, the commit it resolved to."""
-    path = Path(source).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise ModelLoadError(source, "the folder has no config.json (not a Hugging Face model folder)")
-        return path.resolve(), None
-    if not HUB_ID.match(source):
-        raise ModelLoadError(source, "neither an existing local folder nor a hub id of the form org/name")
+    """A local folder for `source` and, for hub ids, the commit it resolved to.
+
+    A hub id (org/name) is only ever looked up on the hub, never as a folder of that name here; anything else
+    is a local folder (relative paths from the working directory), which has no revisions.
+    """
+    if is_hub_id(source):
+        return _hub_snapshot(source, revision)
+    if revision is not None:
+        raise ModelLoadError(source, "a local folder has no revisions (only hub models do)")
+    path = Path(source).expanduser().resolve()
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(source, "no Hugging Face model folder (with a config.json) at this path")
+    return path, None
+
+
+def _hub_snapshot(source: str, revision: str | None) -> tuple[Path, str]:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 

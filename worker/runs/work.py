@@ -1,16 +1,16 @@
 """What each kind of run computes with the engine, returning the rows to store for it."""
 
-from pathlib import Path
-
 from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
+from service.artifacts import audit_checkpoint_dir
 from service.audits import repository
 from service.audits.report import load_report, stored_spec
+from service.audits.sources import require_allowed, tenant_model_roots
 from service.config import Settings
 from service.corpora import repository as corpora_repository
 from service.db import session_scope
-from service.models import Audit, Collision, Corpus, ItemScore, Result, Run, UnlearningRecordRow
+from service.models import Audit, Collision, Corpus, ItemScore, Result, Run, Tenant, UnlearningRecordRow
 from service.runs import repository as run_repository
 from service.specs.assembly import audit_provenance, unlearning_seed
 from service.specs.audit import AuditSpec
@@ -38,6 +38,18 @@ def audit_inputs(session: Session, audit_id: str) -> tuple[Audit, AuditSpec, Cor
     return audit, stored_spec(audit), parse_bundle(corpus.document, source=f"corpus {audit.corpus_id}")
 
 
+def allowed_model_source(
+    session: Session, settings: Settings, audit: Audit, spec: AuditSpec, model: str
+) -> tuple[str, str | None]:
+    """`model_source`, checked again right before it is loaded: the tenant's model roots, as resolved now (a
+    symlink may have changed since submission), and the audit's own checkpoints."""
+    source, revision = model_source(session, audit, spec, model)
+    tenant = session.get(Tenant, audit.tenant_id)
+    roots = [*tenant_model_roots(settings, tenant.name if tenant else ""), audit_checkpoint_dir(settings, audit.id)]
+    require_allowed(source, settings, roots)
+    return source, revision
+
+
 def model_source(session: Session, audit: Audit, spec: AuditSpec, model: str) -> tuple[str, str | None]:
     """Where a model of the audit is read from: the spec, or the checkpoint an unlearning run saved."""
     if model == TARGET_NAME:
@@ -54,7 +66,7 @@ def model_source(session: Session, audit: Audit, spec: AuditSpec, model: str) ->
 def evaluate(settings: Settings, claim: Claim, progress: Progress) -> OutputWriter:
     with session_scope(settings.sqlalchemy_url) as session:
         audit, spec, corpus = audit_inputs(session, claim.audit_id)
-        source, revision = model_source(session, audit, spec, claim.model)
+        source, revision = allowed_model_source(session, settings, audit, spec, claim.model)
     loaded = MODEL_CACHE.get(claim.model, source, revision, settings.max_model_bytes)
     outcome = evaluate_variant(loaded, PRECISION.validate_python(claim.precision), spec, corpus, progress)
     provenance = loaded.provenance().model_dump(mode="json")
@@ -77,8 +89,8 @@ def collision(settings: Settings, claim: Claim, progress: Progress) -> OutputWri
     """Reads both checkpoints tensor by tensor (no model-size limit applies: no model is loaded whole)."""
     with session_scope(settings.sqlalchemy_url) as session:
         audit, spec, _corpus = audit_inputs(session, claim.audit_id)
-        target_source = model_source(session, audit, spec, TARGET_NAME)
-        unlearned_source = model_source(session, audit, spec, claim.model)
+        target_source = allowed_model_source(session, settings, audit, spec, TARGET_NAME)
+        unlearned_source = allowed_model_source(session, settings, audit, spec, claim.model)
     target_dir, _ = resolve_checkpoint(*target_source)
     unlearned_dir, _ = resolve_checkpoint(*unlearned_source)
     progress("collision", 0, 1)
@@ -102,11 +114,11 @@ def unlearn(settings: Settings, claim: Claim, progress: Progress) -> OutputWrite
     """Make the unlearned model, then release the runs that were waiting for it."""
     with session_scope(settings.sqlalchemy_url) as session:
         audit, spec, corpus = audit_inputs(session, claim.audit_id)
+        source, revision = allowed_model_source(session, settings, audit, spec, TARGET_NAME)
     config = next(c for c in spec.unlearning if c.name == claim.model)
-    source, revision = spec.target.model, spec.target.revision
     target = MODEL_CACHE.get(TARGET_NAME, source, revision, settings.max_model_bytes)
     seed = unlearning_seed(spec, config)
-    checkpoint_root = Path(str(settings.checkpoint_dir)) / audit.id
+    checkpoint_root = audit_checkpoint_dir(settings, audit.id)
     folder, record = unlearn_model(config, target, corpus, seed, checkpoint_root, progress)
     MODEL_CACHE.clear()  # training may have touched the cached target's weights
 

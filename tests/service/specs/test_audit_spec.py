@@ -1,7 +1,10 @@
 import pytest
-from pydantic import ValidationError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 
 from service.specs.audit import AuditSpec
+from service.specs.precision import MAX_GROUP_SIZE, PrecisionConfig
 
 BASE = {"target": {"model": "org/target"}, "unlearned": [{"name": "npo", "model": "org/npo"}], "corpus": "c1"}
 
@@ -64,3 +67,86 @@ def test_unlearning_recipes_join_the_audit_as_models():
     assert audit.model_names == ["target", "npo", "ga_klr_bf16"]
     assert audit.unlearning[0].retain_loss == "klr"
     assert audit.unlearning[0].forget_loss == "ga"
+
+
+@pytest.mark.parametrize(
+    ("changes", "location"),
+    [
+        ({"limits": {"max_items": True}}, "limits.max_items"),
+        ({"seed": False}, "seed"),
+        ({"precisions": [{"method": "rtn", "bits": True}]}, "precisions.0.rtn.bits"),
+        ({"precisions": [{"method": "rtn", "group_size": True}]}, "precisions.0.rtn.group_size"),
+        ({"unlearning": [{"name": "r", "method": "rmu", "trainable_layers": [1, True]}]},
+         "unlearning.0.rmu.trainable_layers.1"),
+        ({"limits": {"max_items": "4"}}, "limits.max_items"),
+        ({"policy": {"max_retained": float("inf")}}, "policy.max_retained"),
+        ({"policy": {"max_recovery": float("nan")}}, "policy.max_recovery"),
+        ({"unlearning": [{"name": "u", "method": "ga", "lr": float("-inf")}]}, "unlearning.0.ga.lr"),
+        ({"reference": {"auc": float("nan")}}, "reference.auc"),
+    ],
+)  # fmt: skip
+def test_booleans_strings_and_non_finite_numbers_are_never_numbers(changes, location):
+    assert location in {loc for loc, _ in error_locations({**BASE, **changes})}
+
+
+@pytest.mark.parametrize(
+    ("changes", "location", "reason"),
+    [
+        ({"target": {"model": "org/tar\x00get"}}, "target.model", "NUL character"),
+        ({"unlearned": [{"name": "npo", "model": "/models/a\x00b"}]}, "unlearned.0.model", "NUL character"),
+        ({"target": {"model": "org/target", "revision": "ma\x00in"}}, "target.revision", "branch or tag name"),
+        ({"corpus": "abc\x00"}, "corpus", "NUL character"),
+        ({"corpus": {"verbmem": {"forget": [{"prompt": "p\x00", "gt": "g"}]}}}, "corpus",
+         "NUL character (\\u0000) at verbmem.forget.0.prompt"),
+        ({"target": {"model": "org/\ud800target"}}, "target.model", "unicode"),
+    ],
+)  # fmt: skip
+def test_text_no_database_can_store_is_refused_where_it_is(changes, location, reason):
+    found = error_locations({**BASE, **changes})
+    assert any(loc == location and reason in msg for loc, msg in found), found
+
+
+@pytest.mark.parametrize(
+    "revision", ["main", "v1.0", "refs/pr/3", "release-2024_01", "0123456789abcdef" * 2 + "01234567"]
+)
+def test_hub_revisions_are_branches_tags_or_commits(revision):
+    assert spec(target={"model": "org/target", "revision": revision}).target.revision == revision
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ({"model": "org/target", "revision": "x" * 129}, "at most 128 characters"),
+        ({"model": "org/target", "revision": "a..b"}, "branch or tag name"),
+        ({"model": "org/target", "revision": "-rf"}, "branch or tag name"),
+        ({"model": "org/target", "revision": "main/"}, "branch or tag name"),
+        ({"model": "org/target", "revision": "a b"}, "branch or tag name"),
+        ({"model": "/models/target", "revision": "main"}, "a local folder has none"),
+    ],
+)
+def test_bad_revisions_and_revisions_of_local_folders_are_refused(source, reason):
+    found = error_locations({**BASE, "target": source})
+    assert any(loc == "target.revision" and reason in msg for loc, msg in found), found
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.fixed_dictionaries(
+            {"method": st.just("rtn"), "bits": st.integers(2, 8), "symmetric": st.booleans(),
+             "group_size": st.none() | st.integers(1, MAX_GROUP_SIZE)}
+        ),
+        st.fixed_dictionaries({"method": st.sampled_from(["gptq", "awq"]),
+                               "group_size": st.none() | st.integers(1, MAX_GROUP_SIZE)}),
+        st.fixed_dictionaries({"method": st.just("bnb_int8"),
+                               "threshold": st.floats(0, 1e6, allow_nan=False, allow_infinity=False)}),
+    )
+)  # fmt: skip
+def test_every_valid_precision_has_a_label_that_fits_its_column(precision):
+    """Labels are stored in 64-character columns (run, result and item rows)."""
+    assert len(TypeAdapter(PrecisionConfig).validate_python(precision).label) <= 64
+
+
+def test_a_group_size_beyond_the_bound_is_refused():
+    found = error_locations({**BASE, "precisions": [{"method": "rtn", "group_size": 10**61}]})
+    assert "precisions.0.rtn.group_size" in {loc for loc, _ in found}

@@ -2,7 +2,14 @@ import json
 
 import pytest
 
-from service.specs.corpus import CorpusError, load_bundle, load_bundle_folder, parse_bundle, sha256_of_document
+from service.specs.corpus import (
+    CorpusError,
+    check_document,
+    load_bundle,
+    load_bundle_folder,
+    parse_bundle,
+    sha256_of_document,
+)
 
 
 def write_folder(root, document):
@@ -58,6 +65,12 @@ def test_hash_is_sha256_of_canonical_json_and_changes_with_content():
         ({"books": {}}, "books: unknown part"),
         ({"knowmem": {"forget": []}}, "knowmem/forget: unknown part"),
         ([], "expected a JSON object, got a list"),
+        ({"verbmem": {"forget": [{"prompt": "p\x00", "gt": "g"}]}},
+         "verbmem/forget: item 0: contains a NUL character (\\u0000) in 'prompt'"),
+        ({"privleak": {"holdout": ["ok", "a\x00b"]}}, "privleak/holdout: item 1: contains a NUL character"),
+        ({"raw": {"forget": "text\x00"}}, "raw/forget: item 0: contains a NUL character"),
+        ({"knowmem": {"forget_qa": [{"question": "q\udc00", "answer": "a"}]}},
+         "knowmem/forget_qa: item 0: contains an unpaired surrogate (\\udc00) in 'question'"),
         ({}, "the bundle has no parts"),
     ],
 )  # fmt: skip
@@ -90,3 +103,18 @@ def test_json_file_source(tmp_path):
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(DOCUMENT), encoding="utf-8")
     assert load_bundle(path).sha256 == parse_bundle(DOCUMENT).sha256
+
+
+def test_a_checked_document_is_the_bundle_document_and_has_its_address():
+    checked = check_document(DOCUMENT)
+    assert checked == parse_bundle(DOCUMENT).to_document()
+    assert sha256_of_document(checked) == parse_bundle(DOCUMENT).sha256
+    assert checked["verbmem"]["forget"] is DOCUMENT["verbmem"]["forget"]  # checked where it lies, not copied
+
+
+def test_a_bundle_above_the_item_limit_is_refused_before_its_items_are_checked():
+    document = {"privleak": {"forget": ["a"] * 6, "holdout": [7] * 5}}  # 11 items, the holdout ones malformed
+    with pytest.raises(CorpusError) as error:
+        check_document(document, max_items=10)
+    assert [str(p) for p in error.value.problems] == ["bundle: 11 items, above the limit of 10 per bundle"]
+    assert check_document({"privleak": {"forget": ["a"] * 10}}, max_items=10)

@@ -25,9 +25,9 @@ from tests.architectures import ARCHITECTURES, Dimensions, architecture_config
 from tests.tiny_world import make_bundle, training_texts
 from worker.engine.collision import bucket_collision
 from worker.engine.models import load_model
-from worker.engine.variant import evaluate_variant
 from worker.engine.quantizers import UnsupportedArchitecture, linear_layers
 from worker.engine.tiny import train_tokenizer
+from worker.engine.variant import evaluate_variant
 
 CALIBRATED = {"group_size": 32, "calibration_samples": 2, "calibration_length": 32}
 PRECISIONS = [

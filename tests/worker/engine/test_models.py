@@ -21,10 +21,12 @@ def test_local_folder_loads_with_left_padding_and_no_revision(tiny_target_dir):
 
 
 def test_sources_that_cannot_load_name_the_source(tmp_path):
-    with pytest.raises(ModelLoadError, match=r"cannot load model 'not a model': neither an existing local folder"):
+    with pytest.raises(ModelLoadError, match=r"cannot load model 'not a model': no Hugging Face model folder"):
         resolve_checkpoint("not a model")
-    with pytest.raises(ModelLoadError, match=r"has no config\.json"):
+    with pytest.raises(ModelLoadError, match=r"no Hugging Face model folder \(with a config\.json\)"):
         resolve_checkpoint(str(tmp_path))
+    with pytest.raises(ModelLoadError, match=r"a local folder has no revisions"):
+        resolve_checkpoint(str(tmp_path), "main")
     (tmp_path / "config.json").write_text("{}", encoding="utf-8")
     with pytest.raises(ModelLoadError, match=re.escape(str(tmp_path))):
         load_model("broken", str(tmp_path))
@@ -48,6 +50,21 @@ def test_hub_ids_resolve_to_the_cached_commit(tiny_target_dir, tmp_path):
     lines = result.stdout.strip().splitlines()
     assert lines[0] == COMMIT
     assert lines[1].startswith("cannot load model 'acme/absent': not found on the hub or in the local cache")
+
+
+def test_a_hub_id_is_never_a_local_folder_of_that_name(tmp_path, monkeypatch):
+    """`acme/tiny` beside the worker's working directory must not be loaded in place of the hub model."""
+    from tests.tiny_world import stand_in_models
+    from worker.engine import models
+
+    stand_in_models(tmp_path / "acme", ("tiny",))
+    monkeypatch.chdir(tmp_path)
+    asked = []
+    monkeypatch.setattr(models, "_hub_snapshot", lambda source, revision: asked.append((source, revision)) or (
+        tmp_path / "snapshot", COMMIT))  # fmt: skip
+    assert resolve_checkpoint("acme/tiny", "v1") == (tmp_path / "snapshot", COMMIT)
+    assert asked == [("acme/tiny", "v1")]
+    assert resolve_checkpoint("./acme/tiny") == ((tmp_path / "acme" / "tiny").resolve(), None)  # a path: local
 
 
 def test_sharded_bf16_checkpoint_loads_from_its_index_in_bf16(tiny_target_dir, tmp_path):

@@ -1,6 +1,8 @@
 """Unlearned models on disk: an ordinary Hugging Face folder (safetensors) plus unlearning.json."""
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -13,12 +15,24 @@ RECORD_FILE = "unlearning.json"
 def save_model_folder(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, record: UnlearningRecord, folder: Path
 ) -> Path:
-    """Write the model, its tokenizer and the record (with `checkpoint` set to the folder); returns it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
-    stored = record.model_copy(update={"checkpoint": str(folder.resolve())})
-    (folder / RECORD_FILE).write_text(stored.model_dump_json(indent=1), encoding="utf-8")
+    """Write the model, its tokenizer and the record (with `checkpoint` set to the folder); returns it.
+
+    Everything is written to a temporary folder beside it, renamed into place once complete: a save that fails
+    (a full disk) leaves no partial folder behind, and an earlier folder of that name is replaced whole.
+    """
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    try:
+        model.save_pretrained(partial, safe_serialization=True)
+        tokenizer.save_pretrained(partial)
+        stored = record.model_copy(update={"checkpoint": str(folder.resolve())})
+        (partial / RECORD_FILE).write_text(stored.model_dump_json(indent=1), encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        partial.rename(folder)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     return folder
 
 
