@@ -102,6 +102,16 @@ class Settings(BaseSettings):
             raise ValueError(f"a Fernet key is 32 bytes once decoded, not {len(raw)}")
         return key
 
+    # Where and how workers evaluate (read by the engine; the API never uses them).
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto (the first CUDA device when one is visible), "
+        "cpu, cuda or cuda:N"
+    )  # fmt: skip
+    batch_size: int | None = Field(
+        None, ge=1, le=1024, description="items per generation batch on this worker, at most the spec's "
+        "limits.batch_size; null: on CUDA as many as fit in free GPU memory, on a CPU the spec's"
+    )  # fmt: skip
+
     @model_validator(mode="after")
     def _defaults_under_data_dir(self) -> "Settings":
         if self.database_url is None:

@@ -21,7 +21,7 @@ from service.audits.schemas import (
     RunOut,
     StageProgress,
 )
-from service.audits.sources import source_problems, tenant_model_roots
+from service.audits.sources import architecture_problems, source_problems, tenant_model_roots
 from service.config import Settings
 from service.corpora import repository as corpora_repository
 from service.corpora import service as corpora_service
@@ -69,7 +69,10 @@ def submit(
 
 
 def check_submission(spec: AuditSpec, settings: Settings, tenant: Tenant) -> None:
-    problems = source_problems(spec, settings, tenant_model_roots(settings, tenant.name))
+    roots = tenant_model_roots(settings, tenant.name)
+    problems = source_problems(spec, settings, roots)
+    if not problems:  # only folders under the tenant's roots are read
+        problems = architecture_problems(spec, roots)
     if spec.reference is not None and spec.reference.model is not None and spec.reference.auc is None:
         problems.append(
             (("reference", "auc"), "the service needs the reference model's PrivLeak AUC; measure it with the CLI")

@@ -7,10 +7,12 @@ folder that leads out of the roots is refused too. A path that is refused and on
 the same answer, so that an answer never tells what exists where the tenant may not read.
 """
 
+import json
 import os
 from pathlib import Path
 
 from service.config import Settings
+from service.specs.architectures import architecture_refusal
 from service.specs.audit import AuditSpec
 from service.specs.naming import is_hub_id, is_plain_name
 
@@ -79,4 +81,38 @@ def source_problems(spec: AuditSpec, settings: Settings, roots: list[Path]) -> l
         problem = source_problem(source, settings, roots)
         if problem:
             problems.append((location, f"model source '{source}': {problem}"))
+    return problems
+
+
+def local_model_type(source: str, roots: list[Path]) -> str | None:
+    """The `model_type` in the config.json of the local model folder `source` names under `roots`; None for
+    hub ids, refused folders and unreadable configs.
+
+    An unreadable config is not refused here: the worker names that problem when it loads the model.
+    """
+    folder = None if is_hub_id(source) else local_model_folder(source, roots)
+    if folder is None:
+        return None
+    try:
+        model_type = json.loads((folder / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return model_type if isinstance(model_type, str) else None
+
+
+def architecture_problems(spec: AuditSpec, roots: list[Path]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Precisions whose quantizer cannot take the architecture of a local model of the spec (under `roots`).
+
+    Hub models are checked by the worker, which refuses the variant with the same reason.
+    """
+    sources = [("target", spec.target.model)] + [(entry.name, entry.model) for entry in spec.unlearned]
+    problems = []
+    for name, source in sources:
+        model_type = local_model_type(source, roots)
+        if model_type is None:
+            continue
+        for index, precision in enumerate(spec.precisions):
+            refusal = architecture_refusal(precision.method, model_type)
+            if refusal:
+                problems.append((("precisions", index, "method"), f"model '{name}' ({source}): {refusal}"))
     return problems

@@ -45,6 +45,13 @@ class CollisionResult(_Open):
     quantizer: str = ""
 
 
+class QuantizedWeights(_Open):
+    """What a quantizer really quantized: every linear layer but the output head, or the variant fails."""
+
+    modules: int = Field(description="linear layers quantized")
+    weights: int = Field(description="weights in them; bucket collision counts the same weights")
+
+
 class VariantResult(_Open):
     model: str
     precision: dict[str, Any] = Field(description="the precision config as given")
@@ -53,6 +60,7 @@ class VariantResult(_Open):
     metric_details: dict[str, MetricResult] = Field(default_factory=dict)
     collision: CollisionResult | None = None
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage")
+    quantized: QuantizedWeights | None = Field(None, description="what the quantizer quantized; null at full")
 
 
 class ItemRecord(BaseModel):

@@ -8,28 +8,61 @@ The histogram has `bins` equal bins over [0, 2) and one overflow bin for distanc
 `edges` has bins + 1 values (0 ... 2), `counts` has bins + 1 values, the last one the overflow, and the
 counts sum to `n_weights`. A weight whose bucket has width 0 (a group of zeros) is at distance 0 when it
 did not move, else in the overflow bin.
+
+The compared weights are those the quantizers quantize (quantizers.linear_layers), found on the model that
+the checkpoint's config.json describes, built on the meta device (no memory): so a Conv1D layer (GPT-2),
+whose weight is stored [in, out], is compared as the [out, in] matrix its quantizer sees, and an output
+head tied to the embedding is never counted. Tensors are read with plain file reads rather than through a
+memory map, so that only the pair being compared is resident, and codes are computed on chunks of rows
+(whole quantization groups) that stay in the CPU's cache.
 """
 
 import json
+import math
+import struct
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from io import BufferedReader
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel
 
 from service.specs.precision import PrecisionConfig
 from service.specs.report import CollisionResult
-from worker.engine.quantizers import Quantizer, get_quantizer, is_quantized_weight
+from worker.engine.quantizers import Quantizer, get_quantizer, is_transposed, linear_layers
 
 SINGLE_FILE = "model.safetensors"
 SHARD_INDEX = "model.safetensors.index.json"
 HISTOGRAM_RANGE = 2.0  # bucket widths covered by the regular bins
+MAX_HEADER_BYTES = 100_000_000  # the safetensors format's own limit
+CHUNK_WEIGHTS = 1 << 17  # weights per chunk of rows whose codes are computed at once (fits a CPU's cache)
+SAFETENSORS_DTYPES = {
+    "BF16": torch.bfloat16,
+    "F16": torch.float16,
+    "F32": torch.float32,
+    "F64": torch.float64,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "I16": torch.int16,
+    "I32": torch.int32,
+    "I64": torch.int64,
+    "BOOL": torch.bool,
+}
 
 
 class CheckpointError(ValueError):
     """A checkpoint folder that cannot be compared; the message names the folder and the reason."""
+
+
+@dataclass(frozen=True)
+class StoredTensor:
+    file: str
+    dtype: str
+    shape: tuple[int, ...]
+    start: int  # byte offset in the file
+    end: int
 
 
 class CheckpointTensors:
@@ -37,23 +70,52 @@ class CheckpointTensors:
 
     def __init__(self, folder: Path, files: ExitStack) -> None:
         self.folder = folder
-        self.file_of = tensor_files(folder)
-        self._handles = {
-            name: files.enter_context(safe_open(folder / name, framework="pt", device="cpu"))
-            for name in sorted(set(self.file_of.values()))
-        }
+        self._handles: dict[str, BufferedReader] = {}
+        self.stored: dict[str, StoredTensor] = {}
+        for file in weight_files(folder):
+            self._handles[file] = files.enter_context(open(folder / file, "rb"))  # noqa: SIM115
+            self.stored.update(read_header(folder / file, file, self._handles[file]))
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
-        return {
-            name: tuple(self._handles[file].get_slice(name).get_shape()) for name, file in self.file_of.items()
-        }
+        return {name: stored.shape for name, stored in self.stored.items()}
 
     def tensor(self, name: str) -> torch.Tensor:
-        return self._handles[self.file_of[name]].get_tensor(name)
+        stored = self.stored[name]
+        if stored.dtype not in SAFETENSORS_DTYPES:
+            raise CheckpointError(f"{self.folder}: tensor '{name}' has dtype {stored.dtype}, which is not compared")
+        handle = self._handles[stored.file]
+        handle.seek(stored.start)
+        buffer = bytearray(stored.end - stored.start)
+        if handle.readinto(buffer) != len(buffer):
+            raise CheckpointError(f"{self.folder / stored.file}: tensor '{name}' is cut short (truncated file)")
+        dtype = SAFETENSORS_DTYPES[stored.dtype]
+        if len(buffer) != math.prod(stored.shape) * dtype.itemsize:
+            raise CheckpointError(f"{self.folder / stored.file}: tensor '{name}' has {len(buffer)} bytes for its shape")
+        return torch.frombuffer(buffer, dtype=dtype).reshape(stored.shape) if buffer else torch.empty(stored.shape)
 
 
-def tensor_files(folder: Path) -> dict[str, str]:
-    """{tensor name: file name} from the shard index, or from the single file."""
+def read_header(path: Path, file: str, handle: BufferedReader) -> dict[str, StoredTensor]:
+    """The safetensors header: 8 bytes of little-endian length, then JSON {name: {dtype, shape, data_offsets}}."""
+    try:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        if length > min(MAX_HEADER_BYTES, path.stat().st_size):
+            raise ValueError(f"a header of {length} bytes")
+        header = json.loads(handle.read(length))
+        data_start = 8 + length
+        return {
+            name: StoredTensor(
+                file, entry["dtype"], tuple(entry["shape"]), data_start + entry["data_offsets"][0],
+                data_start + entry["data_offsets"][1],
+            )
+            for name, entry in header.items()
+            if name != "__metadata__"
+        }  # fmt: skip
+    except (struct.error, ValueError, KeyError, TypeError, IndexError) as error:  # JSON and decoding errors too
+        raise CheckpointError(f"{path}: not a valid safetensors file ({type(error).__name__}: {error})") from None
+
+
+def weight_files(folder: Path) -> list[str]:
+    """The shards named by the shard index, or the single file."""
     index = folder / SHARD_INDEX
     if index.is_file():
         try:
@@ -63,12 +125,10 @@ def tensor_files(folder: Path) -> dict[str, str]:
         missing = sorted({file for file in weight_map.values() if not (folder / file).is_file()})
         if missing:
             raise CheckpointError(f"{folder}: shard(s) {', '.join(missing)} named in {SHARD_INDEX} are absent")
-        return dict(weight_map)
-    single = folder / SINGLE_FILE
-    if not single.is_file():
+        return sorted(set(weight_map.values()))
+    if not (folder / SINGLE_FILE).is_file():
         raise CheckpointError(f"{folder}: no {SINGLE_FILE} or {SHARD_INDEX} (a safetensors checkpoint is needed)")
-    with safe_open(single, framework="pt", device="cpu") as handle:
-        return dict.fromkeys(handle.keys(), SINGLE_FILE)
+    return [SINGLE_FILE]
 
 
 @contextmanager
@@ -77,8 +137,40 @@ def open_checkpoint(folder: Path) -> Iterator[CheckpointTensors]:
         yield CheckpointTensors(Path(folder), files)
 
 
-def matching_quantized_weights(target: CheckpointTensors, unlearned: CheckpointTensors) -> list[str]:
-    """The quantized weight names, after checking that both checkpoints have the same tensors and shapes."""
+@dataclass(frozen=True)
+class QuantizedTensor:
+    name: str  # the tensor's name in the checkpoint
+    transposed: bool  # stored [in_features, out_features] (Conv1D)
+
+
+def meta_model(folder: Path) -> PreTrainedModel:
+    """The model that the checkpoint's config.json describes, on the meta device (no memory, no weights)."""
+    try:
+        config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
+        with torch.device("meta"):
+            return AutoModelForCausalLM.from_config(config, trust_remote_code=False)
+    except (OSError, ValueError, KeyError) as error:
+        raise CheckpointError(f"{folder}: cannot build the model of its config.json ({error})") from None
+
+
+def quantized_tensors(model: PreTrainedModel, folder: Path, stored: set[str]) -> list[QuantizedTensor]:
+    """The checkpoint tensors of the layers the quantizers quantize, found on the checkpoint's meta model."""
+    prefix = f"{model.base_model_prefix}."
+    tensors = []
+    for module_name, module in linear_layers(model).items():
+        name = f"{module_name}.weight"
+        if name not in stored and name.removeprefix(prefix) in stored:  # checkpoints saved from the base model
+            name = name.removeprefix(prefix)
+        if name not in stored:
+            raise CheckpointError(f"{folder}: no tensor '{name}' for the linear layer '{module_name}' of the model")
+        tensors.append(QuantizedTensor(name, transposed=is_transposed(module)))
+    return tensors
+
+
+def matching_quantized_weights(
+    model: PreTrainedModel, target: CheckpointTensors, unlearned: CheckpointTensors
+) -> list[QuantizedTensor]:
+    """The quantized weights, after checking that both checkpoints have the same tensors and shapes."""
     target_shapes, unlearned_shapes = target.shapes(), unlearned.shapes()
     only_one = sorted(set(target_shapes) ^ set(unlearned_shapes))
     if only_one:
@@ -91,17 +183,17 @@ def matching_quantized_weights(target: CheckpointTensors, unlearned: CheckpointT
                 f"{unlearned.folder}: tensor '{name}' has shape {unlearned_shapes[name]}, "
                 f"the target's ({target.folder}) has {shape}"
             )
-    names = [name for name, shape in target_shapes.items() if is_quantized_weight(name, shape)]
-    if not names:
+    tensors = quantized_tensors(model, target.folder, set(target_shapes))
+    if not tensors:
         raise CheckpointError(f"{target.folder}: no quantizable weight matrix found")
-    return sorted(names)
+    return tensors
 
 
 @dataclass
 class CollisionTally:
     """Running totals over the weight matrices."""
 
-    edges: torch.Tensor
+    bins: int
     counts: torch.Tensor
     per_layer: dict[str, float] = field(default_factory=dict)
     equal_codes: int = 0
@@ -110,29 +202,39 @@ class CollisionTally:
     n_scales: int = 0
 
     def add(self, name: str, quantizer: Quantizer, target: torch.Tensor, unlearned: torch.Tensor) -> None:
+        """One weight matrix [out, in], chunk by chunk of whole quantization groups."""
+        equal_before = self.equal_codes
+        for rows in row_chunks(target.shape, quantizer):
+            self.add_chunk(quantizer, target[rows].contiguous(), unlearned[rows].contiguous())
+        self.per_layer[name] = (self.equal_codes - equal_before) / target.numel()
+
+    def add_chunk(self, quantizer: Quantizer, target: torch.Tensor, unlearned: torch.Tensor) -> None:
         target_codes, unlearned_codes = quantizer.weight_codes(target), quantizer.weight_codes(unlearned)
-        equal = int((target_codes.codes == unlearned_codes.codes).sum())
-        self.per_layer[name] = equal / target.numel()
-        self.equal_codes += equal
+        self.equal_codes += int(torch.count_nonzero(target_codes.codes == unlearned_codes.codes))
         self.n_weights += target.numel()
-        self.equal_scales += int((target_codes.scales == unlearned_codes.scales).sum())
+        self.equal_scales += int(torch.count_nonzero(target_codes.scales == unlearned_codes.scales))
         self.n_scales += target_codes.scales.numel()
-        moved = (unlearned.float() - target.float()).abs()
-        self.counts += histogram(bucket_distance(moved, target_codes.bucket_width), self.edges)
+        moved = unlearned.float().sub_(target.float()).abs_()
+        self.counts += distance_histogram(moved, target_codes.bucket_width, self.bins)
 
 
-def bucket_distance(moved: torch.Tensor, bucket_width: torch.Tensor) -> torch.Tensor:
-    """|dw| / bucket width; for a zero-width bucket 0 when the weight did not move, else infinity."""
-    width = bucket_width.float()
-    safe_width = torch.where(width > 0, width, torch.ones_like(width))
-    moved_out = torch.where(moved > 0, torch.inf, 0.0)
-    return torch.where(width > 0, moved / safe_width, moved_out)
+def row_chunks(shape: tuple[int, ...], quantizer: Quantizer) -> Iterator[slice]:
+    """Slices of about CHUNK_WEIGHTS weights, each a whole number of the quantizer's groups of rows."""
+    out_features, in_features = shape
+    multiple = quantizer.rows_per_group(in_features)
+    rows = max(multiple, CHUNK_WEIGHTS // in_features // multiple * multiple)
+    for start in range(0, out_features, rows):
+        yield slice(start, min(start + rows, out_features))
 
 
-def histogram(distances: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-    """Counts per regular bin [edges[i], edges[i+1]) plus a last overflow bin (>= edges[-1])."""
-    bin_index = torch.bucketize(distances.reshape(-1), edges, right=True) - 1
-    return torch.bincount(bin_index.clamp(max=len(edges) - 1), minlength=len(edges))
+def distance_histogram(moved: torch.Tensor, bucket_width: torch.Tensor, bins: int) -> torch.Tensor:
+    """Counts of |dw| / bucket width per bin of [0, 2) (bin i: [i, i+1) * 2 / bins) and a last overflow bin.
+
+    A zero-width bucket puts a weight at distance 0 when it did not move (0 / 0), else in the overflow bin.
+    """
+    scaled = moved.mul_(bins / HISTOGRAM_RANGE).div_(bucket_width.float())
+    bin_index = scaled.nan_to_num_(0.0, posinf=bins).clamp_(max=bins).to(torch.uint8)
+    return torch.bincount(bin_index.reshape(-1), minlength=bins + 1)
 
 
 def bucket_collision(
@@ -141,21 +243,27 @@ def bucket_collision(
     """Share of weights of `unlearned_dir` that keep the target's quantized code under `precision`."""
     if precision.method == "full":
         raise ValueError("precision: bucket collision needs a quantizer; it is not defined for 'full'")
-    if bins < 1:
-        raise ValueError(f"bins must be at least 1, got {bins}")
+    if not 1 <= bins <= 200:
+        raise ValueError(f"bins must be between 1 and 200, got {bins}")
     quantizer = get_quantizer(precision)
     quantizer.check_environment()
-    tally = CollisionTally(
-        edges=torch.linspace(0.0, HISTOGRAM_RANGE, bins + 1), counts=torch.zeros(bins + 1, dtype=torch.int64)
-    )
+    model = meta_model(target_dir)
+    quantizer.check_architecture(model.config.model_type)
+    tally = CollisionTally(bins=bins, counts=torch.zeros(bins + 1, dtype=torch.int64))
     with open_checkpoint(target_dir) as target, open_checkpoint(unlearned_dir) as unlearned:
-        for name in matching_quantized_weights(target, unlearned):
-            tally.add(name, quantizer, target.tensor(name), unlearned.tensor(name))
+        for tensor in matching_quantized_weights(model, target, unlearned):
+            target_weight, unlearned_weight = target.tensor(tensor.name), unlearned.tensor(tensor.name)
+            if tensor.transposed:
+                target_weight, unlearned_weight = target_weight.T, unlearned_weight.T
+            tally.add(tensor.name, quantizer, target_weight, unlearned_weight)
     return CollisionResult(
         overall=tally.equal_codes / tally.n_weights,
         per_layer=tally.per_layer,
         scales_equal=tally.equal_scales / tally.n_scales,
-        distance_histogram={"edges": tally.edges.tolist(), "counts": [float(c) for c in tally.counts.tolist()]},
+        distance_histogram={
+            "edges": torch.linspace(0.0, HISTOGRAM_RANGE, bins + 1).tolist(),
+            "counts": [float(c) for c in tally.counts.tolist()],
+        },
         n_weights=tally.n_weights,
         approximate=quantizer.approximate_codes,
         quantizer=precision.label,

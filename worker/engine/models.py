@@ -66,8 +66,46 @@ def release_memory() -> None:
         torch.cuda.empty_cache()
 
 
+KV_ROW_TOKENS = 4096  # tokens of key/value cache budgeted per batch row (MUSE's longest prompts and texts)
+GPU_MEMORY_SHARE = 0.8  # of the free GPU memory that batches may take (the allocator fragments)
+
+
+def resolve_device(setting: str) -> torch.device:
+    """'auto': the first CUDA device when one is visible, else the CPU; or 'cpu', 'cuda', 'cuda:N' as given."""
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(setting)
+
+
 def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The device of the worker's settings (UNLEARN_AUDIT_DEVICE, default auto)."""
+    from service.config import get_settings
+
+    return resolve_device(get_settings().device)
+
+
+def batch_size_for(model: PreTrainedModel, requested: int) -> int:
+    """Items per batch: the worker's setting, or on CUDA what fits in free memory, never above `requested`.
+
+    A row of a batch costs its key/value cache (2 x layers x kv heads x head dim x dtype bytes per token,
+    for KV_ROW_TOKENS tokens); on a CPU memory is not the limit, so the spec's batch size stands.
+    """
+    from service.config import get_settings
+
+    configured = get_settings().batch_size
+    if configured is not None:
+        return min(configured, requested)
+    device = next(model.parameters()).device
+    if device.type != "cuda":
+        return requested
+    config = model.config.get_text_config()
+    heads = getattr(config, "num_attention_heads", 1)
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    dtype_bytes = next(model.parameters()).element_size()
+    row_bytes = 2 * config.num_hidden_layers * kv_heads * head_dim * dtype_bytes * KV_ROW_TOKENS
+    free_bytes, _total = torch.cuda.mem_get_info(device)
+    return max(1, min(requested, int(free_bytes * GPU_MEMORY_SHARE) // row_bytes))
 
 
 def resolve_checkpoint(source: str, revision: str | None = None) -> tuple[Path, str | None]:

@@ -73,7 +73,7 @@ def evaluate_variant(
         if quantizer.requires_calibration
         else None
     )
-    model = quantizer.quantize(loaded.model, loaded.tokenizer, calibration)
+    model, quantized = quantizer.quantize(loaded.model, loaded.tokenizer, calibration)
     progress("quantize", 1, 1)
     timings["quantize"] = time.perf_counter() - started
     context = evaluation_context(spec, loaded.name, precision.label, progress, reference_auc)
@@ -89,6 +89,7 @@ def evaluate_variant(
         metrics={name: outcome.result.value for name, outcome in outcomes.items()},
         metric_details={name: outcome.result for name, outcome in outcomes.items()},
         timings=timings,
+        quantized=quantized,
     )
     return VariantOutcome(variant, [item for outcome in outcomes.values() for item in outcome.items])
 

@@ -65,3 +65,64 @@ def test_a_hub_id_is_never_a_local_folder_of_that_name(tmp_path, monkeypatch):
     assert resolve_checkpoint("acme/tiny", "v1") == (tmp_path / "snapshot", COMMIT)
     assert asked == [("acme/tiny", "v1")]
     assert resolve_checkpoint("./acme/tiny") == ((tmp_path / "acme" / "tiny").resolve(), None)  # a path: local
+
+
+def test_sharded_bf16_checkpoint_loads_from_its_index_in_bf16(tiny_target_dir, tmp_path):
+    """A hub-style checkpoint (bf16 shards and an index) loads in its stored dtype, every tensor as stored."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = tmp_path / "sharded"
+    model = AutoModelForCausalLM.from_pretrained(tiny_target_dir, dtype=torch.bfloat16)
+    model.save_pretrained(folder, max_shard_size="100KB")
+    AutoTokenizer.from_pretrained(tiny_target_dir).save_pretrained(folder)
+    shards = sorted(folder.glob("model-*.safetensors"))
+    assert len(shards) > 2 and (folder / "model.safetensors.index.json").is_file()
+    loaded = load_model("target", str(folder))
+    assert loaded.dtype == "bfloat16"
+    assert all(parameter.dtype == torch.bfloat16 for parameter in loaded.model.parameters())  # no fp32 copy
+    state = loaded.model.state_dict()
+    for shard in shards:
+        for name, tensor in load_file(shard).items():
+            assert torch.equal(state[name], tensor), name
+
+
+@pytest.fixture
+def worker_settings(monkeypatch):
+    """Sets a setting in the environment and drops the cached process-wide settings, so that it is read."""
+    from service.config import get_settings
+
+    def set_setting(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield set_setting
+    get_settings.cache_clear()
+
+
+def test_device_setting_auto_is_the_cpu_without_cuda_and_explicit_devices_stand(worker_settings):
+    import torch
+
+    from worker.engine.models import default_device, resolve_device
+
+    assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    worker_settings("UNLEARN_AUDIT_DEVICE", "cpu")
+    assert default_device() == torch.device("cpu")
+    from pydantic import ValidationError
+
+    from service.config import Settings
+
+    with pytest.raises(ValidationError, match="device"):
+        Settings(device="gpu0")
+
+
+def test_batch_size_is_the_workers_setting_at_most_and_the_specs_on_a_cpu(worker_settings, tiny_target_dir):
+    from worker.engine.models import batch_size_for
+
+    model = load_model("target", str(tiny_target_dir)).model
+    assert batch_size_for(model, 16) == 16  # a CPU: memory is not what limits a batch
+    worker_settings("UNLEARN_AUDIT_BATCH_SIZE", "4")
+    assert batch_size_for(model, 16) == 4
+    assert batch_size_for(model, 2) == 2

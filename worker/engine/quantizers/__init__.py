@@ -6,11 +6,15 @@ the methods that need them, so listing or checking quantizers never loads a heav
 
 from service.specs.precision import PRECISION_METHODS, PrecisionConfig
 from worker.engine.quantizers.base import (
+    IncompleteQuantization,
+    QuantizedModel,
     Quantizer,
     QuantizerUnavailable,
+    UnsupportedArchitecture,
     WeightCodes,
-    is_quantized_weight,
-    quantizable_linear_names,
+    is_transposed,
+    linear_layers,
+    weight_matrix,
 )
 from worker.engine.quantizers.bnb import BnbFP4Quantizer, BnbInt8Quantizer, BnbNF4Quantizer
 from worker.engine.quantizers.calibrated import AWQQuantizer, GPTQQuantizer
@@ -41,10 +45,14 @@ def get_quantizer(precision: PrecisionConfig) -> Quantizer:
 
 __all__ = [
     "QUANTIZERS",
+    "IncompleteQuantization",
+    "QuantizedModel",
     "Quantizer",
     "QuantizerUnavailable",
+    "UnsupportedArchitecture",
     "WeightCodes",
     "get_quantizer",
-    "is_quantized_weight",
-    "quantizable_linear_names",
+    "is_transposed",
+    "linear_layers",
+    "weight_matrix",
 ]

@@ -2,10 +2,12 @@
 and vLLM).
 
 `oneshot` runs on a deep copy with calibration texts from the corpus (the first `calibration_samples`,
-each cut to `calibration_length` tokens). Every quantizable Linear gets the precision's integer grid (bits,
-group size or per channel, symmetric or not); the output head stays in full precision. The result keeps
-its Linear modules with fake-quantized weights (each weight is its dequantized value), ready for
-generate().
+each cut to `calibration_length` tokens). llm-compressor targets nn.Linear, so the copy's Conv1D layers
+(GPT-2) are first replaced by the nn.Linear they compute. Every linear layer gets the precision's integer
+grid (bits, group size or per channel, symmetric or not); the output head stays in full precision. The
+result keeps its Linear modules with fake-quantized weights (each weight is its dequantized value), ready
+for generate(); the layers reported as quantized are those llm-compressor gave a quantization scheme.
+The copy is a whole one (AWQ rescales norms and layers in place).
 
 Both run on CPU here (measured with llm-compressor 0.14 on the tiny test model). AWQ's smoothing step pins
 its cached activations in page-locked memory to speed up copies to the GPU, which raises without an
@@ -26,7 +28,14 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.precision import AWQPrecision, GPTQPrecision
-from worker.engine.quantizers.base import OUTPUT_HEAD_NAMES, Quantizer, WeightCodes, quantizable_linear_names
+from worker.engine.quantizers.base import (
+    OUTPUT_HEAD_NAMES,
+    Quantizer,
+    WeightCodes,
+    as_linear,
+    linear_layers,
+    weight_matrix,
+)
 from worker.engine.quantizers.rtn import rtn_weight_codes
 
 
@@ -35,17 +44,19 @@ class _CalibratedQuantizer(Quantizer[GPTQPrecision | AWQPrecision]):
     required_packages = ("llmcompressor",)
     approximate_codes = True
 
-    def quantize(
+    def quantize_layers(
         self,
         model: PreTrainedModel,
         tokenizer: PreTrainedTokenizerBase,
-        calibration_texts: Sequence[str] | None = None,
-    ) -> PreTrainedModel:
+        calibration_texts: Sequence[str] | None,
+    ) -> tuple[PreTrainedModel, list[str]]:
         from llmcompressor import oneshot
 
         self.check_group_size(model)
         dataset = self.calibration_dataset(tokenizer, calibration_texts)
         copied = copy.deepcopy(model)
+        for name, module in linear_layers(copied).items():
+            copied.set_submodule(name, as_linear(module))
         with unpinned_cache_without_accelerator():
             quantized = oneshot(
                 model=copied,
@@ -56,7 +67,8 @@ class _CalibratedQuantizer(Quantizer[GPTQPrecision | AWQPrecision]):
                 shuffle_calibration_samples=False,
             )
         quantized.eval()
-        return quantized
+        quantized_names = [name for name, module in linear_layers(quantized).items() if quantization_scheme(module)]
+        return quantized, quantized_names
 
     def weight_codes(self, weight: torch.Tensor) -> WeightCodes:
         config = self.config
@@ -88,8 +100,8 @@ class _CalibratedQuantizer(Quantizer[GPTQPrecision | AWQPrecision]):
         group_size = self.config.group_size
         if group_size is None:
             return
-        for name in quantizable_linear_names(model):
-            in_features = model.get_submodule(name).in_features
+        for name, module in linear_layers(model).items():
+            in_features = weight_matrix(module).shape[1]
             if in_features % group_size:
                 raise ValueError(
                     f"{self.method}: group_size {group_size} does not divide the input dimension {in_features} "
@@ -104,6 +116,11 @@ class _CalibratedQuantizer(Quantizer[GPTQPrecision | AWQPrecision]):
             raise ValueError(f"{self.method} needs calibration_texts (non-empty texts from the forget corpus)")
         encoded = tokenizer(chosen, truncation=True, max_length=self.config.calibration_length)
         return Dataset.from_dict({"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]})
+
+
+def quantization_scheme(module: torch.nn.Module) -> object | None:
+    """The compressed-tensors scheme llm-compressor attached to a layer it quantized (None: left as it was)."""
+    return getattr(module, "quantization_scheme", None)
 
 
 @contextlib.contextmanager

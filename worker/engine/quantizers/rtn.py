@@ -17,16 +17,16 @@ simulated quantization (each weight replaced by its dequantized value, in its ow
 for RTN.
 """
 
-import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.precision import RTNPrecision
-from worker.engine.quantizers.base import Quantizer, WeightCodes, quantizable_linear_names
+from worker.engine.quantizers.base import Quantizer, WeightCodes, copy_with, linear_layers, stored_layout, weight_matrix
 
 
 @dataclass
@@ -40,8 +40,10 @@ class RTNGrid:
 
     def per_weight(self, per_group: torch.Tensor) -> torch.Tensor:
         """Expand a [out_features, n_groups] tensor to the weight's shape."""
-        in_features = self.codes.shape[1]
-        return per_group.repeat_interleave(self.group_size, dim=1)[:, :in_features]
+        out_features, in_features = self.codes.shape
+        n_groups = per_group.shape[1]
+        expanded = per_group.unsqueeze(2).expand(out_features, n_groups, self.group_size)
+        return expanded.reshape(out_features, n_groups * self.group_size)[:, :in_features]
 
     def dequantize(self) -> torch.Tensor:
         """float32 values of the codes: (code - z) * s."""
@@ -76,10 +78,12 @@ def rtn_grid(
     out_features, in_features = weight.shape
     size = in_features if group_size is None else min(group_size, in_features)
     n_groups = math.ceil(in_features / size)
-    # Zero padding of the last group changes nothing: both grids include 0 in their range.
-    padded = torch.zeros(out_features, n_groups * size, dtype=torch.float32, device=weight.device)
-    padded[:, :in_features] = weight.detach().float()
-    groups = padded.view(out_features, n_groups, size)
+    if in_features == n_groups * size:
+        groups = weight.detach().float().reshape(out_features, n_groups, size)
+    else:  # zero padding of the last group changes nothing: both grids include 0 in their range
+        padded = torch.zeros(out_features, n_groups * size, dtype=torch.float32, device=weight.device)
+        padded[:, :in_features] = weight.detach().float()
+        groups = padded.view(out_features, n_groups, size)
     low, high = code_range(bits, symmetric)
     if symmetric:
         scales = groups.abs().amax(dim=2) / ((high - low) / 2 if half_range_scale else high)
@@ -103,34 +107,40 @@ def rtn_weight_codes(
     return WeightCodes(
         codes=grid.codes,
         scales=grid.scales,
-        bucket_width=grid.per_weight(grid.scales),
-        dequantized=grid.dequantize(),
+        compute_bucket_width=lambda: grid.per_weight(grid.scales),
+        compute_dequantized=grid.dequantize,
     )
 
 
+@torch.no_grad()
 def replace_linear_weights(
     model: PreTrainedModel, quantized_value: Callable[[torch.Tensor], torch.Tensor]
-) -> PreTrainedModel:
-    """A deep copy of `model` whose quantizable Linear weights are `quantized_value(weight)` (same dtype)."""
-    copied = copy.deepcopy(model)
-    with torch.no_grad():
-        for name in quantizable_linear_names(copied):
-            weight = copied.get_submodule(name).weight
-            weight.copy_(quantized_value(weight).to(weight.dtype))
-    copied.eval()
-    return copied
+) -> tuple[PreTrainedModel, list[str]]:
+    """A copy of `model` whose linear layers' weights are `quantized_value(weight [out, in])` (same dtype).
+
+    Layer by layer, only the new weights take memory: everything else is shared with `model` (copy_with).
+    """
+    layers = linear_layers(model)
+    replacements = []
+    for module in layers.values():
+        value = stored_layout(module, quantized_value(weight_matrix(module)).to(module.weight.dtype))
+        replacements.append((module.weight, nn.Parameter(value.contiguous(), requires_grad=False)))
+    return copy_with(model, replacements), list(layers)
 
 
 class RTNQuantizer(Quantizer[RTNPrecision]):
     method = "rtn"
 
-    def quantize(
+    def quantize_layers(
         self,
         model: PreTrainedModel,
         tokenizer: PreTrainedTokenizerBase,
-        calibration_texts: Sequence[str] | None = None,
-    ) -> PreTrainedModel:
-        return replace_linear_weights(model, lambda weight: self.weight_codes(weight).dequantized)
+        calibration_texts: Sequence[str] | None,
+    ) -> tuple[PreTrainedModel, list[str]]:
+        config = self.config
+        return replace_linear_weights(
+            model, lambda weight: rtn_grid(weight, config.bits, config.group_size, config.symmetric).dequantize()
+        )
 
     def weight_codes(self, weight: torch.Tensor) -> WeightCodes:
         config = self.config

@@ -14,7 +14,7 @@ import torch
 from transformers import PreTrainedModel
 
 from service.specs.precision import RTNPrecision
-from worker.engine.quantizers.base import quantizable_linear_names
+from worker.engine.quantizers.base import linear_layers, weight_matrix
 from worker.engine.quantizers.rtn import rtn_grid
 
 
@@ -32,7 +32,7 @@ class BucketConstraint:
 
     def __init__(self, model: PreTrainedModel, precision: RTNPrecision):
         self.precision = precision
-        self.bounds = {name: self._bounds(model.get_submodule(name).weight) for name in quantizable_linear_names(model)}
+        self.bounds = {name: self._bounds(weight_matrix(module)) for name, module in linear_layers(model).items()}
 
     def _grid(self, weight: torch.Tensor):
         return rtn_grid(weight, self.precision.bits, self.precision.group_size, self.precision.symmetric)
@@ -58,7 +58,7 @@ class BucketConstraint:
     def project(self, model: PreTrainedModel) -> None:
         """Put every constrained weight back into its bucket, in place."""
         for name, bounds in self.bounds.items():
-            weight = model.get_submodule(name).weight
+            weight = weight_matrix(model.get_submodule(name))
             clamped = torch.clamp(weight.float(), bounds.lower, bounds.upper).to(weight.dtype)
             clamped = torch.where(bounds.anchors, bounds.original, clamped)
             moved_code = self._grid(clamped).codes != bounds.codes
@@ -69,7 +69,7 @@ class BucketConstraint:
         """The share of constrained weights whose code under the quantizer equals the original code."""
         kept = total = 0
         for name, bounds in self.bounds.items():
-            codes = self._grid(model.get_submodule(name).weight).codes
+            codes = self._grid(weight_matrix(model.get_submodule(name))).codes
             kept += int((codes == bounds.codes).sum())
             total += codes.numel()
         return kept / total

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from transformers import PreTrainedModel
 
-from worker.engine.quantizers.base import quantizable_linear_names
+from worker.engine.quantizers.base import linear_layers
 from worker.engine.unlearning.base import TokenChunks
 
 ForgetLoss = Callable[[PreTrainedModel, TokenChunks], torch.Tensor]
@@ -21,7 +21,7 @@ def module_saliency(
     model: PreTrainedModel, forget_loss: ForgetLoss, forget: TokenChunks, batch_size: int
 ) -> dict[str, float]:
     """{linear module name: ||d L_forget / d W||_F} over the forget set, the output head excluded."""
-    names = quantizable_linear_names(model)
+    names = list(linear_layers(model))
     weights = [model.get_submodule(name).weight for name in names]
     model.zero_grad(set_to_none=True)
     device = weights[0].device

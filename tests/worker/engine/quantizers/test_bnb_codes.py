@@ -69,3 +69,15 @@ def test_int8_codes_are_rowwise_absmax_of_the_fp16_weight():
     assert torch.allclose(codes.scales, absmax)
     assert torch.allclose(codes.bucket_width, (absmax / 127).unsqueeze(1).expand_as(weight))
     assert torch.allclose(codes.dequantized, expected_codes * absmax.unsqueeze(1) / 127)
+
+
+@pytest.mark.parametrize("quantizer", [BnbFP4Quantizer(BnbFP4Precision()), BnbNF4Quantizer(BnbNF4Precision())])
+@pytest.mark.parametrize("shape", [(16, 256), (5, 40)])  # the second ends on a short block
+def test_4bit_codes_equal_those_bitsandbytes_stores(quantizer, shape):
+    from bitsandbytes.functional import dequantize_4bit, quantize_4bit
+
+    weight = torch.randn(shape, generator=torch.Generator().manual_seed(3)) * 0.02
+    packed, state = quantize_4bit(weight, blocksize=64, compress_statistics=False, quant_type=quantizer.quant_type)
+    codes = quantizer.weight_codes(weight)
+    assert torch.equal(codes.scales, state.absmax.float())
+    assert torch.equal(codes.dequantized, dequantize_4bit(packed, state).float())

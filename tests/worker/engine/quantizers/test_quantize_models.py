@@ -13,7 +13,7 @@ from service.specs.precision import (
     GPTQPrecision,
     RTNPrecision,
 )
-from worker.engine.quantizers import get_quantizer, quantizable_linear_names
+from worker.engine.quantizers import IncompleteQuantization, get_quantizer, linear_layers
 from worker.engine.quantizers.calibrated import GPTQQuantizer
 
 PROMPT = "Arlo Venn was born in"
@@ -32,8 +32,11 @@ def tiny(tiny_target_dir):
 
 def check_quantized(model, tokenizer, precision, calibration=None):
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
-    quantized = get_quantizer(precision).quantize(model, tokenizer, calibration)
+    quantized, record = get_quantizer(precision).quantize(model, tokenizer, calibration)
     assert quantized is not model
+    layers = linear_layers(model)
+    assert record.modules == len(layers) == 14  # 2 layers x (q, k, v, o, gate, up, down)
+    assert record.weights == sum(module.weight.numel() for module in layers.values())
     assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
     inputs = tokenizer(PROMPT, return_tensors="pt")
     with torch.no_grad():
@@ -48,14 +51,14 @@ def check_quantized(model, tokenizer, precision, calibration=None):
 
 def test_full_returns_the_model_itself(tiny):
     model, tokenizer = tiny
-    assert get_quantizer(FullPrecision()).quantize(model, tokenizer) is model
+    assert get_quantizer(FullPrecision()).quantize(model, tokenizer) == (model, None)
 
 
 def test_rtn_model_weights_are_the_dequantized_codes(tiny):
     model, tokenizer = tiny
     precision = RTNPrecision(bits=4, group_size=32)
     quantized = check_quantized(model, tokenizer, precision)
-    for name in quantizable_linear_names(model):
+    for name in linear_layers(model):
         expected = get_quantizer(precision).weight_codes(model.get_submodule(name).weight).dequantized
         assert torch.equal(quantized.get_submodule(name).weight, expected)
 
@@ -106,3 +109,26 @@ def test_calibrated_methods_refuse_missing_texts_and_uneven_groups(tiny):
         GPTQQuantizer(GPTQPrecision(group_size=32)).quantize(model, tokenizer, [])
     with pytest.raises(ValueError, match="group_size 128 does not divide the input dimension 64"):
         GPTQQuantizer(GPTQPrecision(group_size=128)).quantize(model, tokenizer, CALIBRATION)
+
+
+def test_a_quantizer_that_leaves_layers_in_full_precision_fails_with_the_reason(tmp_path):
+    """The old failure: Conv1D layers (GPT-2) skipped, so a '4-bit' model was the full-precision one."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers.pytorch_utils import Conv1D
+
+    from worker.engine.quantizers.rtn import RTNQuantizer
+
+    class LinearOnlyRTN(RTNQuantizer):
+        def quantize_layers(self, model, tokenizer, calibration_texts):
+            quantized, names = super().quantize_layers(model, tokenizer, calibration_texts)
+            return quantized, [name for name in names if not isinstance(model.get_submodule(name), Conv1D)]
+
+    model = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=2, n_head=2, vocab_size=64, n_positions=64)).eval()
+    precision = RTNPrecision(bits=4, group_size=32)
+    with pytest.raises(IncompleteQuantization, match=r"rtn-w4-g32-asym: 8 of 8 linear layers .* type Conv1D"):
+        LinearOnlyRTN(precision).quantize(model, None)
+    quantized, record = get_quantizer(precision).quantize(model, None)  # the real one takes Conv1D
+    assert record.modules == 8 and not torch.equal(quantized.transformer.h[0].attn.c_attn.weight,
+                                                   model.transformer.h[0].attn.c_attn.weight)  # fmt: skip
+    with pytest.raises(IncompleteQuantization, match=r"rtn-w4-g32-asym: the model \(Sequential\) has no linear"):
+        get_quantizer(precision).quantize(torch.nn.Sequential(torch.nn.Embedding(4, 4)), None)

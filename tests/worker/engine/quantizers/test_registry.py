@@ -8,7 +8,7 @@ from service.specs.audit import AuditSpec
 from service.specs.precision import PRECISION_METHODS, BnbNF4Precision, GPTQPrecision, RTNPrecision
 from worker.engine.collision import bucket_collision
 from worker.engine.models import load_model
-from worker.engine.quantizers import QUANTIZERS, QuantizerUnavailable, get_quantizer, is_quantized_weight
+from worker.engine.quantizers import QUANTIZERS, QuantizerUnavailable, get_quantizer
 from worker.engine.registry import UnknownNameError
 from worker.engine.variant import evaluate_variant
 
@@ -60,19 +60,3 @@ def test_missing_package_says_what_to_install_before_any_work(
 def test_rtn_needs_no_extra_package(monkeypatch):
     hide_package(monkeypatch, "bitsandbytes")
     get_quantizer(RTNPrecision()).check_environment()
-
-
-@pytest.mark.parametrize(
-    ("name", "shape", "quantized"),
-    [
-        ("model.layers.0.self_attn.q_proj.weight", (64, 64), True),
-        ("model.layers.0.mlp.down_proj.weight", (64, 128), True),
-        ("model.layers.0.self_attn.q_proj.bias", (64,), False),
-        ("model.layers.0.input_layernorm.weight", (64,), False),
-        ("model.embed_tokens.weight", (400, 64), False),
-        ("transformer.wte.weight", (400, 64), False),
-        ("lm_head.weight", (400, 64), False),
-    ],
-)
-def test_which_checkpoint_tensors_are_quantized(name, shape, quantized):
-    assert is_quantized_weight(name, shape) is quantized

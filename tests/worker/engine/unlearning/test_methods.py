@@ -11,7 +11,7 @@ from service.specs.unlearning import UNLEARNING_METHODS, GradientMethodConfig, R
 from worker.engine.metrics import evaluate
 from worker.engine.metrics.base import EvalContext
 from worker.engine.models import load_model
-from worker.engine.quantizers.base import quantizable_linear_names
+from worker.engine.quantizers.base import linear_layers
 from worker.engine.quantizers.rtn import RTNQuantizer, rtn_grid
 from worker.engine.unlearning import METHODS, run_unlearning, save_unlearned
 from worker.engine.unlearning.saving import read_record
@@ -57,7 +57,7 @@ def test_sure_trains_only_the_salient_modules(target, tiny_bundle):
     saliency = outcome.record.details["saliency"]
     threshold = torch.quantile(torch.tensor(list(saliency.values()), dtype=torch.float64), 0.75)
     assert sorted(selected) == sorted(name for name, norm in saliency.items() if norm >= threshold)
-    assert 0 < len(selected) < len(quantizable_linear_names(model))
+    assert 0 < len(selected) < len(linear_layers(model))
     trained = {f"{name}.weight" for name in selected}
     original = dict(model.named_parameters())
     for name, parameter in outcome.model.named_parameters():
@@ -73,7 +73,7 @@ def test_bucket_constraint_keeps_every_code_and_scale(target, tiny_bundle):
     config = gradient("npo", lr=3e-3, max_steps=5, bucket_constraint=precision)
     unlearned = run_unlearning(config, model, tokenizer, tiny_bundle, seed=0).model
     moved = 0
-    for name in quantizable_linear_names(model):
+    for name in linear_layers(model):
         before = rtn_grid(model.get_submodule(name).weight, 4, 32, symmetric=False)
         after_weight = unlearned.get_submodule(name).weight
         after = rtn_grid(after_weight, 4, 32, symmetric=False)
@@ -83,8 +83,8 @@ def test_bucket_constraint_keeps_every_code_and_scale(target, tiny_bundle):
     assert moved > 1000  # it did unlearn, inside the buckets
     # embeddings, norms and the head stay too, so the quantized models are the same model
     quantizer = RTNQuantizer(precision)
-    quantized_target = quantizer.quantize(model, tokenizer).state_dict()
-    quantized_unlearned = quantizer.quantize(unlearned, tokenizer).state_dict()
+    quantized_target = quantizer.quantize(model, tokenizer).model.state_dict()
+    quantized_unlearned = quantizer.quantize(unlearned, tokenizer).model.state_dict()
     assert all(torch.equal(quantized_target[name], value) for name, value in quantized_unlearned.items())
 
 

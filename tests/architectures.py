@@ -1,0 +1,55 @@
+"""Random models of the common decoder architectures, built from a config (nothing downloaded).
+
+`architecture_config` gives each architecture at any size: tiny for the tests, ~1B parameters for the
+benchmarks (bench/make_checkpoint.py). GPT-2 stores its linear layers as Conv1D (weights transposed),
+Phi-3 fuses q, k, v into one projection, GPT-2 and Gemma tie the output head to the embedding.
+"""
+
+from dataclasses import dataclass
+
+from transformers import AutoConfig, PretrainedConfig
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    hidden: int = 64
+    layers: int = 2
+    heads: int = 4
+    kv_heads: int = 2
+    intermediate: int = 128
+    vocab: int = 512
+    positions: int = 512
+
+
+def architecture_config(
+    model_type: str, dims: Dimensions, bos: int = 1, eos: int = 2, pad: int = 0
+) -> PretrainedConfig:
+    """A config of `model_type` with these dimensions and special token ids."""
+    tokens = {"bos_token_id": bos, "eos_token_id": eos, "pad_token_id": pad, "vocab_size": dims.vocab}
+    head_dim = dims.hidden // dims.heads
+    decoder = {
+        "hidden_size": dims.hidden, "num_hidden_layers": dims.layers, "num_attention_heads": dims.heads,
+        "intermediate_size": dims.intermediate, "max_position_embeddings": dims.positions,
+    }  # fmt: skip
+    grouped = {**decoder, "num_key_value_heads": dims.kv_heads}
+    settings = {
+        "llama": {**grouped, "tie_word_embeddings": False},
+        "mistral": {**grouped, "sliding_window": None, "tie_word_embeddings": False},
+        "qwen2": {**grouped, "tie_word_embeddings": False, "use_sliding_window": False},
+        "gemma": {**grouped, "head_dim": head_dim, "tie_word_embeddings": True},
+        "phi3": {**grouped, "tie_word_embeddings": False, "original_max_position_embeddings": dims.positions},
+        "gpt_neox": {**decoder, "rotary_pct": 0.25, "tie_word_embeddings": False},
+        "opt": {
+            "hidden_size": dims.hidden, "num_hidden_layers": dims.layers, "num_attention_heads": dims.heads,
+            "ffn_dim": dims.intermediate, "max_position_embeddings": dims.positions,
+            "word_embed_proj_dim": dims.hidden, "tie_word_embeddings": True,
+        },
+        "gpt2": {
+            "n_embd": dims.hidden, "n_layer": dims.layers, "n_head": dims.heads, "n_inner": dims.intermediate,
+            "n_positions": dims.positions, "tie_word_embeddings": True,
+        },
+    }  # fmt: skip
+    return AutoConfig.for_model(model_type, **settings[model_type], **tokens)
+
+
+ARCHITECTURES = ("llama", "mistral", "qwen2", "gemma", "phi3", "gpt_neox", "opt", "gpt2")
