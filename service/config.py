@@ -10,7 +10,7 @@ import os
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from platformdirs import user_data_dir
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -26,7 +26,7 @@ class FolderError(OSError):
     """A configured folder that cannot be created or written; the message names the setting and the path."""
 
 
-def _url_field(name: str, description: str) -> object:
+def _url_field(name: str, description: str) -> Any:
     return Field(None, validation_alias=AliasChoices(name, f"UNLEARN_AUDIT_{name}"), description=description)
 
 

@@ -4,7 +4,7 @@ Submission takes a service.specs.audit.AuditSpec (corpus: a corpus id or the bun
 """
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -73,14 +73,17 @@ def _partial(model: type[BaseModel], name: str, required: tuple[str, ...]) -> ty
     fields: dict[str, Any] = {
         field_name: (info.annotation, info)
         if field_name in required
-        else (info.annotation | None, Field(None, description=info.description))
+        else (cast(Any, info.annotation) | None, Field(None, description=info.description))
         for field_name, info in model.model_fields.items()
     }
     return create_model(name, __doc__=f"{model.__name__} with only the fields asked for", **fields)
 
 
 AuditView = _partial(AuditOut, "AuditView", AUDIT_VIEW_ALWAYS)
-AuditField = Literal[tuple(AuditOut.model_fields)]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    AuditField = str
+else:
+    AuditField = Literal[tuple(AuditOut.model_fields)]
 
 
 class MetricMeaning(BaseModel):

@@ -76,7 +76,7 @@ def source_problems(spec: AuditSpec, settings: Settings, roots: list[Path]) -> l
     sources += [(("unlearned", index, "model"), entry.model) for index, entry in enumerate(spec.unlearned)]
     if spec.reference is not None and spec.reference.model is not None:
         sources.append((("reference", "model"), spec.reference.model))
-    problems = []
+    problems: list[tuple[tuple[str | int, ...], str]] = []
     for location, source in sources:
         problem = source_problem(source, settings, roots)
         if problem:
@@ -106,7 +106,7 @@ def architecture_problems(spec: AuditSpec, roots: list[Path]) -> list[tuple[tupl
     Hub models are checked by the worker, which refuses the variant with the same reason.
     """
     sources = [("target", spec.target.model)] + [(entry.name, entry.model) for entry in spec.unlearned]
-    problems = []
+    problems: list[tuple[tuple[str | int, ...], str]] = []
     for name, source in sources:
         model_type = local_model_type(source, roots)
         if model_type is None:

@@ -5,7 +5,7 @@ Variants, items and unlearning records follow the spec's order (models, precisio
 records the corpus, the seed and the library versions; a recipe without a seed runs with the audit's.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -104,5 +104,5 @@ def _variant_position(spec: AuditSpec, entry: VariantResult | ItemRecord) -> tup
     return _position(spec.model_names, entry.model), _position(spec.precision_labels, entry.precision_label)
 
 
-def _position(order: list[str], name: str) -> int:
+def _position(order: Sequence[str], name: str) -> int:
     return order.index(name) if name in order else len(order)

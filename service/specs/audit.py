@@ -60,6 +60,10 @@ class Limits(SpecModel):
     bootstrap_samples: int = Field(1000, ge=0, le=100_000, description="resamples for the 95% intervals")
 
 
+def _full_precision_only() -> list[PrecisionConfig]:
+    return [FullPrecision()]
+
+
 class AuditSpec(SpecModel):
     target: ModelSource
     unlearned: list[UnlearnedModel] = Field(default_factory=list)
@@ -69,7 +73,7 @@ class AuditSpec(SpecModel):
         description="a corpus id (API), a folder or JSON file path (CLI), or the bundle document inline"
     )
     policy: Policy = Field(default_factory=Policy)
-    precisions: list[PrecisionConfig] = Field(default_factory=lambda: [FullPrecision()], min_length=1)
+    precisions: list[PrecisionConfig] = Field(default_factory=_full_precision_only, min_length=1)
     metrics: list[MetricName] = Field(default_factory=lambda: list(METRIC_NAMES), min_length=1)
     limits: Limits = Field(default_factory=Limits)
     seed: int = Field(0, ge=0, le=2**32 - 1)

@@ -5,10 +5,10 @@ Travels with every number in reports, API results and the dashboard.
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 MetricName = Literal["verbmem_f", "knowmem_f", "knowmem_r", "privleak", "collision"]
-METRIC_NAMES: tuple[str, ...] = MetricName.__args__
+METRIC_NAMES: tuple[MetricName, ...] = get_args(MetricName)
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,7 @@ class AWQPrecision(_CalibratedPrecision):
     """AWQ (activation-aware channel scaling, then RTN), through llm-compressor."""
 
     method: Literal["awq"] = "awq"
-    bits: Literal[4] = 4  # type: ignore[assignment]
+    bits: Literal[4] = 4
     symmetric: bool = False
 
     @property

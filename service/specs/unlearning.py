@@ -4,7 +4,7 @@ Every entry of a spec's `unlearning` list names the model it produces (`name`), 
 audit as an unlearned model. The engine implements each method in worker/engine/unlearning.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field
 
@@ -16,7 +16,7 @@ GradientMethod = Literal[
     "ga", "ga_gdr", "ga_klr", "npo", "npo_gdr", "npo_klr",
     "ga_sure", "ga_gdr_sure", "ga_klr_sure", "npo_sure", "npo_gdr_sure", "npo_klr_sure",
 ]  # fmt: skip
-UNLEARNING_METHODS: tuple[str, ...] = (*GradientMethod.__args__, "rmu")
+UNLEARNING_METHODS: tuple[str, ...] = (*get_args(GradientMethod), "rmu")
 
 
 MAX_LAYER = 1024
@@ -69,7 +69,7 @@ class GradientMethodConfig(_MethodConfig):
     def retain_loss(self) -> Literal["gdr", "klr"] | None:
         for retain in ("gdr", "klr"):
             if f"_{retain}" in self.method:
-                return retain  # type: ignore[return-value]
+                return retain
         return None
 
 

@@ -1,8 +1,9 @@
 """Every query on webhooks and their deliveries."""
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from service.models import Tenant, Webhook, WebhookDelivery
@@ -78,4 +79,4 @@ def take_attempt(session: Session, delivery_id: str, due_by: datetime, lease_unt
         )
         .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=lease_until)
     )
-    return session.execute(statement).rowcount == 1
+    return cast(CursorResult[Any], session.execute(statement)).rowcount == 1

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+import pytest
+import redis
 import uvicorn
 
 from service.config import Settings
@@ -23,6 +25,19 @@ from service.server import server_config
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 CLI = [str(Path(sys.executable).parent / "unlearn-audit")]
+
+
+# a Redis database of its own (flushed per test); a second checkout testing at the same time sets another
+TEST_REDIS_URL = os.environ.get("UNLEARN_AUDIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+
+
+def fresh_redis() -> str:
+    """The tests' Redis database, emptied; the test is skipped when Redis is not answering."""
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+    except redis.ConnectionError:
+        pytest.skip("Redis is not answering on 127.0.0.1:6379 (scripts/services.sh starts it)")
+    return TEST_REDIS_URL
 
 
 def free_port() -> int:

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from service.db import session_scope
 from service.models import Audit
-from tests.service.test_audits_api import spec_for
+from tests.service.submissions import spec_for
 from worker.runs import lifecycle
 from worker.runs.progress import RunProgress
 

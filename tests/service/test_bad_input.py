@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.main import create_app
-from tests.service.test_audits_api import spec_for
+from tests.service.submissions import spec_for
 from tests.tiny_world import make_bundle
 
 

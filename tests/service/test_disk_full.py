@@ -17,7 +17,7 @@ from sqlalchemy import event
 from service.db import engine_for
 from service.disk import DISK_FULL_DETAIL
 from service.main import create_app
-from tests.service.test_audits_api import spec_for
+from tests.service.submissions import spec_for
 from tests.tiny_world import make_bundle
 
 FULL_DISK_TRIGGER = """

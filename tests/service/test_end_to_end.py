@@ -2,14 +2,12 @@
 results are served; a second test kills the worker mid-run and checks that a new one completes the audit with
 every result present exactly once."""
 
-import os
 import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from sqlalchemy import func, select
 
 from service.config import Settings
@@ -17,20 +15,14 @@ from service.db import session_scope
 from service.keys.service import create_key
 from service.models import ItemScore, Result
 from tests.service.databases import fresh_database
-from tests.service.servers import kill, pause, resume, running_api, start_worker, wait_for, wait_for_audit
+from tests.service.servers import fresh_redis, kill, pause, resume, running_api, start_worker, wait_for, wait_for_audit
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
-# a Redis database of its own (flushed per test); a second checkout testing at the same time sets another
-REDIS_URL = os.environ.get("UNLEARN_AUDIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 
 
 @pytest.fixture
 def redis_broker() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL).flushdb()
-    except redis.ConnectionError:
-        pytest.skip("Redis is not answering on 127.0.0.1:6379 (scripts/services.sh starts it)")
-    return REDIS_URL
+    return fresh_redis()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from service.config import Settings
 from service.main import create_app
 from tests.service.databases import fresh_database, new_api_key
 from tests.service.servers import running_api
-from tests.service.test_audits_api import spec_for
+from tests.service.submissions import spec_for
 
 SLOW_CLIENT_LIMIT_S = 1.0  # the test server's header, body and keep-alive timeouts
 CLOSED_WITHIN_S = 6.0  # far below the 30 s a half-sent request used to hold a connection

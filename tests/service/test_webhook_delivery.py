@@ -23,7 +23,7 @@ from service.models import WebhookDelivery
 from service.queue import DELIVER_WEBHOOK_TASK
 from service.webhooks import service as webhooks
 from service.webhooks.signing_secrets import KEY_FILE
-from tests.service.test_audits_api import queued_messages
+from tests.service.submissions import queued_messages
 from tests.service.webhook_receiver import Receiver
 from worker.webhooks import delivery
 

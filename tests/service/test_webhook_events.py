@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 from service.config import get_settings
 from service.db import session_scope
 from service.models import Run, WebhookDelivery
-from tests.service.test_audits_api import spec_for
-from tests.service.test_webhooks_api import create, delivery_messages
+from tests.service.submissions import spec_for
+from tests.service.webhook_calls import create, delivery_messages
 from worker.runs import lifecycle
 
 

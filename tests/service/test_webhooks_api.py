@@ -11,30 +11,17 @@ from sqlalchemy import select
 from service.db import session_scope
 from service.main import create_app
 from service.models import Audit, Webhook, WebhookDelivery
-from service.queue import DELIVER_WEBHOOK_TASK, use_broker
+from service.queue import use_broker
 from service.webhooks import service as webhooks
 from service.webhooks.signing_secrets import unseal
-from tests.service.test_audits_api import queued_messages, spec_for
-
-PUBLIC_URL = "http://93.184.215.14/hooks/audit"  # an address literal: no DNS needed to check it
-ALL_EVENTS = ["audit.succeeded", "audit.failed", "audit.cancelled", "run.failed"]
-
-
-def create(client, auth, url: str = PUBLIC_URL, events: list[str] | None = None, **extra) -> dict:
-    body = {"url": url, "events": events or ALL_EVENTS, **extra}
-    response = client.post("/v1/webhooks", json=body, headers=auth)
-    assert response.status_code == 201, response.text
-    return response.json()
+from tests.service.submissions import spec_for
+from tests.service.webhook_calls import ALL_EVENTS, PUBLIC_URL, create, delivery_messages
 
 
 def deliveries(database_url: str, webhook_id: str) -> list[WebhookDelivery]:
     with session_scope(database_url) as session:
         query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
         return list(session.scalars(query.order_by(WebhookDelivery.created_at)))
-
-
-def delivery_messages(broker_url: str) -> list[str]:
-    return [args[0] for task, args in queued_messages(broker_url, "cpu") if task == DELIVER_WEBHOOK_TASK]
 
 
 def test_the_secret_is_shown_once_and_stored_encrypted(client, auth, settings, database_url):

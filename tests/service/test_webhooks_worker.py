@@ -3,35 +3,29 @@ every signature: a ping that fails first and succeeds on retry (SQLite and Postg
 real audits (PostgreSQL): audit.succeeded, and run.failed then audit.failed for a model that cannot load."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from service.config import Settings
 from service.main import create_app
 from tests.service.databases import fresh_database, new_api_key
-from tests.service.servers import kill, start_worker, wait_for
+from tests.service.servers import fresh_redis, kill, start_worker, wait_for
 from tests.service.webhook_receiver import Receiver
 from tests.tiny_world import stand_in_models
 
 pytestmark = pytest.mark.services
-REDIS_URL = os.environ.get("UNLEARN_AUDIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 
 
 @pytest.fixture
 def worker_settings(request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory) -> Settings:
-    try:
-        redis.Redis.from_url(REDIS_URL).flushdb()
-    except redis.ConnectionError:
-        pytest.skip("Redis is not answering on 127.0.0.1:6379 (scripts/services.sh starts it)")
+    broker_url = fresh_redis()
     with fresh_database(request.param, tmp_path) as url:
         yield Settings(
             data_dir=tmp_path,
             database_url=url,
-            broker_url=REDIS_URL,
+            broker_url=broker_url,
             model_roots=[tmp_path_factory.getbasetemp()],
             shared_model_roots=True,
             progress_interval_s=0.0,

@@ -22,9 +22,7 @@ from worker.engine.demo import DemoConfig, demo_spec, prepare_demo
 POLL_INTERVAL_S = 2.0
 
 
-def run_demo_when_ready(
-    server: uvicorn.Server, base_url: str, settings: Settings, size: str, exit_after: bool
-) -> None:
+def run_demo_when_ready(server: uvicorn.Server, base_url: str, settings: Settings, size: str, exit_after: bool) -> None:
     try:
         while not server.started:
             time.sleep(0.1)

@@ -82,7 +82,7 @@ def token_chunks(
     The EOS teaches a model where a document stops, so that a model that knows a text by heart ends its
     greedy continuation where the text ends, as VerbMem's reference continuation does.
     """
-    chunks = []
+    chunks: list[list[int]] = []
     for text in texts:
         ids = tokenizer(text)["input_ids"] + ([tokenizer.eos_token_id] if add_eos else [])
         chunks.extend(ids[start : start + length] for start in range(0, len(ids), length))

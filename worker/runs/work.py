@@ -35,6 +35,8 @@ def audit_inputs(session: Session, audit_id: str) -> tuple[Audit, AuditSpec, Cor
     if audit is None:
         raise LookupError(f"audit '{audit_id}' no longer exists")
     corpus = session.get(Corpus, audit.corpus_id)
+    if corpus is None:
+        raise LookupError(f"corpus '{audit.corpus_id}' of audit '{audit_id}' no longer exists")
     return audit, stored_spec(audit), parse_bundle(corpus.document, source=f"corpus {audit.corpus_id}")
 
 

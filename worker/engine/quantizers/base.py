@@ -25,12 +25,13 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.pytorch_utils import Conv1D
 
 from service.specs.architectures import architecture_refusal
+from service.specs.precision import PrecisionConfig
 from service.specs.report import QuantizedWeights
 
 OUTPUT_HEAD_NAMES = ("lm_head", "embed_out", "output")
 """Output projections that stay in full precision (transformers' quantizers skip them too)."""
 
-ConfigT = TypeVar("ConfigT")
+ConfigT = TypeVar("ConfigT", bound=PrecisionConfig)
 
 PIP_NAMES = {"bitsandbytes": "bitsandbytes", "llmcompressor": "llmcompressor"}
 

@@ -23,6 +23,7 @@ import contextlib
 import copy
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -38,8 +39,10 @@ from worker.engine.quantizers.base import (
 )
 from worker.engine.quantizers.rtn import rtn_weight_codes
 
+CalibratedConfigT = TypeVar("CalibratedConfigT", GPTQPrecision, AWQPrecision)
 
-class _CalibratedQuantizer(Quantizer[GPTQPrecision | AWQPrecision]):
+
+class _CalibratedQuantizer(Quantizer[CalibratedConfigT]):
     requires_calibration = True
     required_packages = ("llmcompressor",)
     approximate_codes = True
@@ -75,7 +78,7 @@ class _CalibratedQuantizer(Quantizer[GPTQPrecision | AWQPrecision]):
         return rtn_weight_codes(weight, config.bits, config.group_size, config.symmetric, half_range_scale=True)
 
     @abstractmethod
-    def modifier(self) -> object:
+    def modifier(self) -> Any:
         """The llm-compressor modifier that applies this method."""
 
     def scheme(self) -> dict[str, object]:
@@ -108,7 +111,7 @@ class _CalibratedQuantizer(Quantizer[GPTQPrecision | AWQPrecision]):
                     f"of layer '{name}'; choose a divisor of it or group_size null (per output channel)"
                 )
 
-    def calibration_dataset(self, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str] | None) -> object:
+    def calibration_dataset(self, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str] | None) -> Any:
         from datasets import Dataset
 
         chosen = [text for text in texts or [] if text.strip()][: self.config.calibration_samples]
@@ -139,10 +142,10 @@ def unpinned_cache_without_accelerator() -> Iterator[None]:
         IntermediatesCache.pin_memory = pin_memory
 
 
-class GPTQQuantizer(_CalibratedQuantizer):
+class GPTQQuantizer(_CalibratedQuantizer[GPTQPrecision]):
     method = "gptq"
 
-    def modifier(self) -> object:
+    def modifier(self) -> Any:
         from llmcompressor.modifiers.quantization import GPTQModifier
 
         return GPTQModifier(
@@ -150,7 +153,7 @@ class GPTQQuantizer(_CalibratedQuantizer):
         )
 
 
-class AWQQuantizer(_CalibratedQuantizer):
+class AWQQuantizer(_CalibratedQuantizer[AWQPrecision]):
     method = "awq"
 
     def modifier(self) -> object:
