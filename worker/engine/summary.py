@@ -21,7 +21,7 @@ def metric_table(variants: list[VariantResult]) -> MetricTable:
 def summarize(spec: AuditSpec, variants: list[VariantResult], skipped: dict[str, str]) -> Summary:
     """Every unlearned model against the target, at every precision, under the spec's policy."""
     table = metric_table(variants)
-    knowledge = [m for m in KNOWLEDGE_METRICS if m in spec.metrics and m not in skipped]
+    knowledge: list[str] = [m for m in KNOWLEDGE_METRICS if m in spec.metrics and m not in skipped]
     summary = Summary(skipped_metrics=dict(skipped), policy=spec.policy.model_dump())
     for model in spec.model_names[1:]:
         for label in spec.precision_labels:
@@ -29,11 +29,17 @@ def summarize(spec: AuditSpec, variants: list[VariantResult], skipped: dict[str,
     for model in spec.model_names[1:]:
         for label in spec.precision_labels:
             _verdict(summary, table, spec.policy, model, label)
-    verdicts = [v for per_model in summary.verdicts.values() for v in per_model.values()]
-    summary.verdict = max(verdicts, key=SEVERITY.__getitem__) if verdicts else None
+    summary.verdict = _worst([v for per_model in summary.verdicts.values() for v in per_model.values()])
     if summary.verdict is None:
         summary.reasons.append("no verdict: no forget-knowledge metric (verbmem_f, knowmem_f) could be measured")
     return summary
+
+
+def _worst(verdicts: list[Verdict]) -> Verdict | None:
+    if not verdicts:
+        return None
+    worst: Verdict = max(verdicts, key=SEVERITY.__getitem__)
+    return worst
 
 
 def _value(table: MetricTable, model: str, label: str, metric: str) -> float | None:

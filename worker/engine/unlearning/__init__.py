@@ -51,8 +51,9 @@ METHODS: Registry[PlanBuilder] = Registry("unlearning method family")
 
 @METHODS.register(GradientMethodConfig.family)
 def _gradient_plan(
-    config: GradientMethodConfig, model: PreTrainedModel, target: PreTrainedModel, forget: TokenChunks, seed: int
+    config: UnlearningConfig, model: PreTrainedModel, target: PreTrainedModel, forget: TokenChunks, seed: int
 ) -> MethodPlan:
+    assert isinstance(config, GradientMethodConfig)  # registered under its family
     objective = GradientObjective(config, target)
     plan = MethodPlan(objective, list(model.parameters()))
     if config.uses_sure:
@@ -74,8 +75,9 @@ def _gradient_plan(
 
 @METHODS.register(RMUConfig.family)
 def _rmu_plan(
-    config: RMUConfig, model: PreTrainedModel, target: PreTrainedModel, forget: TokenChunks, seed: int
+    config: UnlearningConfig, model: PreTrainedModel, target: PreTrainedModel, forget: TokenChunks, seed: int
 ) -> MethodPlan:
+    assert isinstance(config, RMUConfig)  # registered under its family
     layers = rmu_trainable_layers(config, model.config.num_hidden_layers)
     return MethodPlan(RMUObjective(config, target, seed), mlp_parameters(model, layers), details={"layers": layers})
 
