@@ -107,6 +107,10 @@ class Settings(BaseSettings):
         "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto (the first CUDA device when one is visible), "
         "cpu, cuda or cuda:N"
     )  # fmt: skip
+    torch_threads: int | None = Field(
+        None, ge=1, le=1024, description="threads torch uses for evaluation on this worker; null: the cores this "
+        "process may use (the embedded server leaves one for the API)"
+    )  # fmt: skip
     batch_size: int | None = Field(
         None, ge=1, le=1024, description="items per generation batch on this worker, at most the spec's "
         "limits.batch_size; null: on CUDA as many as fit in free GPU memory, on a CPU the spec's"
