@@ -3,6 +3,7 @@
 import csv
 import html
 import io
+from datetime import datetime
 
 from service.specs.metrics import KNOWLEDGE_METRICS, METRICS
 from service.specs.report import Report
@@ -18,7 +19,9 @@ PLOT_MARKERS = ("circle", "square", "triangle", "diamond")
 
 
 def report_to_csv(report: Report) -> str:
+    """Rows per variant and metric; an incomplete audit's CSV starts with `# INCOMPLETE ...` comment lines."""
     buffer = io.StringIO()
+    buffer.write("".join(f"# {line}\n" for line in incomplete_lines(report)))
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     summary = report.summary
@@ -56,9 +59,11 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def report_to_html(report: Report) -> str:
-    """One page with no external asset: verdicts, results matrix, retained-share plot, collision, evidence."""
+    """One page with no external asset: verdicts, results matrix, retained-share plot, collision, evidence.
+
+    An incomplete audit's page opens with the INCOMPLETE stamp instead of a verdict."""
     sections = [
-        _verdict_section(report),
+        _incomplete_stamp(report) if not report.complete else _verdict_section(report),
         _matrix_section(report),
         _plot_section(report),
         _collision_section(report),
@@ -81,7 +86,35 @@ th,td{border:1px solid #bbb;padding:.25rem .5rem;text-align:right}th{background:
 td.l,th.l{text-align:left}.pass{color:#17622a}.fail{color:#a3161a;font-weight:bold}
 .utility_lost{color:#8a5a00;font-weight:bold}.note{color:#555;font-size:.85rem}
 pre{white-space:pre-wrap;max-width:30rem;margin:0;font-size:.8rem}
+.stamp{border:3px solid #a3161a;padding:.5rem 1rem;margin:1rem 0}.stamp h2{color:#a3161a;margin:.25rem 0}
 """
+
+
+def incomplete_lines(report: Report) -> list[str]:
+    """The INCOMPLETE stamp as lines of text (none for a complete report): status, runs, audit id and times."""
+    audit = report.audit
+    if audit is None or audit.complete:
+        return []
+    runs = audit.runs
+    return [
+        f"INCOMPLETE: audit {audit.status}, no verdict is stated",
+        f"runs: {runs.done} done, {runs.cancelled} cancelled, {runs.failed} failed, of {runs.total}",
+        f"audit {audit.id}; submitted {_time(audit.submitted_at)}; started {_time(audit.started_at)}; "
+        f"finished {_time(audit.finished_at)}",
+    ]
+
+
+def _time(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.isoformat(timespec="seconds")
+
+
+def _incomplete_stamp(report: Report) -> str:
+    lines = incomplete_lines(report)
+    return (
+        f"<div class='stamp' role='alert'><h2>{html.escape(lines[0])}</h2>"
+        + "".join(f"<p>{html.escape(line)}</p>" for line in lines[1:])
+        + "</div>"
+    )
 
 
 def _verdict_section(report: Report) -> str:
@@ -260,7 +293,8 @@ def _evidence_section(report: Report) -> str:
             f"<td class='l'><pre>{html.escape(quantized.output or '')}</pre></td></tr>"
         )
     if not rows:
-        return "<h2>Evidence</h2><p class='note'>No forget item scored higher after quantization.</p>"
+        so_far = "" if report.complete else " in the runs stored so far"
+        return f"<h2>Evidence</h2><p class='note'>No forget item scored higher after quantization{so_far}.</p>"
     return (
         "<h2>Evidence: forget items that came back with quantization</h2><table><tr><th class='l'>model</th>"
         "<th class='l'>precision</th><th class='l'>item</th><th>score</th><th class='l'>ground truth</th>"
