@@ -115,7 +115,9 @@ class MatrixCell(BaseModel):
 class CollisionOut(BaseModel):
     model: str
     precision_label: str
-    overall: float
+    moved: float | None = Field(description="share of equal codes among the weights unlearning changed")
+    n_moved: int
+    overall: float = Field(description="share of equal codes over all quantized weights")
     approximate: bool
     per_layer: dict[str, float]
 

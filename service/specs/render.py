@@ -10,7 +10,7 @@ from service.specs.report import Report
 
 CSV_COLUMNS = (
     "model", "precision", "metric", "value", "ci_low", "ci_high", "unit", "n_items", "n_truncated",
-    "retained", "recovery", "verdict", "collision", "skipped_reason",
+    "retained", "recovery", "verdict", "collision", "collision_moved", "skipped_reason",
 )  # fmt: skip
 
 PLOT_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
@@ -44,6 +44,7 @@ def report_to_csv(report: Report) -> str:
                     "recovery": _csv_number(summary.recovery.get(variant.model, {}).get(label, {}).get(metric)),
                     "verdict": summary.verdicts.get(variant.model, {}).get(label, ""),
                     "collision": _csv_number(variant.collision.overall if variant.collision else None),
+                    "collision_moved": _csv_number(variant.collision.moved if variant.collision else None),
                     "skipped_reason": (detail.skipped_reason or "") if detail else "",
                 }
             )
@@ -168,14 +169,15 @@ def _matrix_section(report: Report) -> str:
             )
             share = f"<br><span class='note'>retained {_fmt(retained[metric], 2)}</span>" if metric in retained else ""
             cells.append(f"<td>{_fmt(variant.metrics.get(metric))}{interval}{share}</td>")
-        collision = _fmt(variant.collision.overall, 4) if variant.collision else ""
+        collision = _fmt(variant.collision.moved, 4) if variant.collision else ""
         rows.append(
             f"<tr><th class='l'>{html.escape(variant.model)}</th><td class='l'>{html.escape(variant.precision_label)}"
             f"</td>{''.join(cells)}<td>{collision}</td></tr>"
         )
     return (
         "<h2>Results</h2><table><tr><th class='l'>model</th><th class='l'>precision</th>"
-        f"{header}<th>bucket collision</th></tr>{''.join(rows)}</table>"
+        f"{header}<th>bucket collision<br><span class='note'>share of moved weights</span></th></tr>"
+        f"{''.join(rows)}</table>"
     )
 
 
@@ -247,8 +249,10 @@ def _marker(n: int, px: float, py: float, colour: str) -> str:
 
 
 def _collision_section(report: Report) -> str:
+    """Per (unlearned model, quantizer): the share of moved weights whose code stayed the target's, explained."""
     rows = [
         f"<tr><th class='l'>{html.escape(v.model)}</th><td class='l'>{html.escape(v.precision_label)}</td>"
+        f"<td>{_fmt(v.collision.moved, 4)}</td><td>{v.collision.n_moved}</td>"
         f"<td>{_fmt(v.collision.overall, 4)}</td><td>{_fmt(v.collision.scales_equal, 4)}</td>"
         f"<td>{v.collision.n_weights}</td><td>{'approximate' if v.collision.approximate else 'exact'}</td></tr>"
         for v in report.variants
@@ -257,8 +261,13 @@ def _collision_section(report: Report) -> str:
     if not rows:
         return ""
     return (
-        "<h2>Bucket collision (share of equal quantized codes, unlearned vs target)</h2><table><tr>"
-        "<th class='l'>model</th><th class='l'>precision</th><th>equal codes</th><th>equal scales</th>"
+        "<h2>Bucket collision: how much of the unlearning update quantization erases</h2>"
+        "<p class='note'>Of the weights that unlearning changed (they differ from the target's at full precision), "
+        "the share whose quantized code is still the target's: at that precision those changes are erased, so a "
+        "share near 1 explains knowledge coming back. The share over all quantized weights is near 1 whenever "
+        "most weights were never touched, and says little by itself.</p><table><tr>"
+        "<th class='l'>model</th><th class='l'>precision</th><th>moved weights with the target's code</th>"
+        "<th>moved weights</th><th>equal codes, all weights</th><th>equal scales</th>"
         f"<th>weights</th><th>codes</th></tr>{''.join(rows)}</table>"
     )
 

@@ -36,7 +36,13 @@ class MetricResult(_Open):
 class CollisionResult(_Open):
     """Bucket collision of an unlearned model against the target under one quantizer (DESIGN 8.6)."""
 
-    overall: float
+    overall: float = Field(description="share of equal codes over all quantized weights (moved or not)")
+    moved: float | None = Field(
+        None,
+        description="share of equal codes among the weights that differ at full precision: the part of the "
+        "unlearning update that quantization erases; null when no weight moved",
+    )
+    n_moved: int = Field(0, description="quantized weights that differ between the two models at full precision")
     per_layer: dict[str, float]
     scales_equal: float | None = Field(None, description="share of quantization groups with equal scales")
     distance_histogram: dict[str, list[float]] = Field(
