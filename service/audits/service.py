@@ -7,7 +7,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.audits import repository
-from service.audits.report import load_report, stored_spec
+from service.audits.progress import run_counts, share_done
+from service.audits.report import load_report, stated_summary, stored_spec
 from service.audits.schemas import (
     AuditAccepted,
     AuditListItem,
@@ -19,7 +20,6 @@ from service.audits.schemas import (
     MatrixCell,
     MetricMeaning,
     RunOut,
-    StageProgress,
 )
 from service.audits.sources import architecture_problems, source_problems, tenant_model_roots
 from service.config import Settings
@@ -181,23 +181,22 @@ def list_item(audit: Audit, runs: list[Run]) -> AuditListItem:
         finished_at=audit.finished_at,
         models=spec.model_names,
         precisions=spec.precision_labels,
-        verdict=(audit.summary or {}).get("verdict"),
-        share_done=progress_of(runs).share_done,
+        verdict=(stated_summary(audit) or {}).get("verdict"),
+        share_done=share_done(runs),
         updated_at=max([audit.updated_at, *(run.updated_at for run in runs)]),
     )
 
 
 def progress_of(runs: list[Run]) -> AuditProgress:
-    by_kind: dict[str, StageProgress] = {}
-    for run in runs:
-        stage = by_kind.setdefault(run.kind, StageProgress(done=0, total=0))
-        stage.total += 1
-        stage.done += run.status in RunStatus.finished()
-    shares = [1.0 if run.status in RunStatus.finished() else run.share_done for run in runs]
+    kinds = dict.fromkeys(run.kind for run in runs)
+    by_kind = {kind: run_counts([run for run in runs if run.kind == kind]) for kind in kinds}
+    counts = run_counts(runs)
     return AuditProgress(
-        share_done=sum(shares) / len(shares) if shares else 0.0,
-        runs_done=sum(stage.done for stage in by_kind.values()),
-        runs_total=len(runs),
+        share_done=share_done(runs),
+        runs_done=counts.done,
+        runs_failed=counts.failed,
+        runs_cancelled=counts.cancelled,
+        runs_total=counts.total,
         by_kind=by_kind,
     )
 
@@ -214,7 +213,8 @@ def _seconds(started: datetime | None, finished: datetime | None) -> float | Non
 
 
 def results(session: Session, audit: Audit) -> AuditResults:
-    """The matrix, retained share and recovery, collisions and verdict (summary null until the final task)."""
+    """The matrix, retained share and recovery, collisions, the audit's status, and its summary and verdict once
+    it succeeded (null before, and for a failed or cancelled audit)."""
     spec = stored_spec(audit)
     report = load_report(session, audit, with_items=False)
     return AuditResults(
@@ -232,7 +232,7 @@ def results(session: Session, audit: Audit) -> AuditResults:
             for v in report.variants
             if v.collision is not None
         ],
-        summary=report.summary if audit.summary else None,
+        summary=report.summary if stated_summary(audit) else None,
         verdict=report.summary.verdict,
         unlearning=report.unlearning,
     )
