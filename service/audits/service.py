@@ -105,7 +105,9 @@ def check_corpus_inputs(spec: AuditSpec, present_parts: Collection[str]) -> None
 
 def same_request(existing: Audit, stored_spec_document: dict) -> Audit:
     if existing.spec != stored_spec_document:
-        raise ConflictError("Idempotency-Key: this key was already used for a different audit spec")
+        raise ConflictError(
+            "idempotency-key-reused", "Idempotency-Key: this key was already used for a different audit spec"
+        )
     return existing
 
 
@@ -256,7 +258,7 @@ def items(session: Session, audit: Audit, item_filter: repository.ItemFilter, pa
 def cancel(session: Session, audit: Audit) -> Audit:
     """Queued runs stop at once; running ones stop at their next progress report. Stored results stay."""
     if audit.status in (AuditStatus.SUCCEEDED, AuditStatus.FAILED):
-        raise ConflictError(f"audit '{audit.id}' has already finished ({audit.status})")
+        raise ConflictError("audit-finished", f"audit '{audit.id}' has already finished ({audit.status})")
     if audit.status != AuditStatus.CANCELLED:
         audit.status = AuditStatus.CANCELLED
         audit.finished_at = utc_now()

@@ -9,10 +9,10 @@ from starlette.requests import ClientDisconnect
 from service.corpora import service
 from service.corpora.schemas import CorpusOut
 from service.deps import CurrentTenant, SessionDep, SettingsDep
-from service.errors import ERROR_RESPONSES
 from service.pagination import Page, PageDep
+from service.problems import problem_responses
 
-router = APIRouter(prefix="/v1/corpora", tags=["corpora"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1/corpora", tags=["corpora"], responses=problem_responses(401, 404, 409, 413, 422))
 
 BUNDLE_EXAMPLE = {
     "verbmem": {"forget": [{"prompt": "Arlo Venn was born in", "gt": " Brask in 1900."}]},

@@ -103,5 +103,5 @@ def delete(session: Session, tenant_id: str, corpus_id: str) -> None:
     corpus = get(session, tenant_id, corpus_id)
     users = repository.audits_using(session, corpus.id)
     if users:
-        raise ConflictError(f"corpus '{corpus_id}' is used by {users} audit(s): delete them first")
+        raise ConflictError("corpus-in-use", f"corpus '{corpus_id}' is used by {users} audit(s): delete them first")
     repository.delete(session, corpus)

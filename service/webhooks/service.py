@@ -56,8 +56,9 @@ def create(session: Session, settings: Settings, tenant: Tenant, request: Webhoo
     count = repository.count_of_tenant(session, tenant.id)
     if count >= settings.webhook_max_per_tenant:
         raise ConflictError(
+            "webhook-limit",
             f"webhooks: this tenant has {count}, the most allowed (UNLEARN_AUDIT_WEBHOOK_MAX_PER_TENANT); "
-            "delete one first"
+            "delete one first",
         )
     secret = new_secret()
     webhook = Webhook(
