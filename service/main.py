@@ -23,6 +23,7 @@ from service.db import engine_for
 from service.disk import DISK_FULL_DETAIL, free_bytes, is_disk_full
 from service.docs import add_docs_routes
 from service.errors import FieldError, ServiceError
+from service.known_parameters import known_query_parameters
 from service.middleware import add_middleware, security_headers, storable_path_parameters
 from service.problem_docs import router as problems_router
 from service.problems import (
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,  # served by add_docs_routes, as the settings say
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(storable_path_parameters)],
+        dependencies=[Depends(storable_path_parameters), Depends(known_query_parameters)],
     )
     app.state.settings = settings
     install_log_field()

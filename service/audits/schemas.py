@@ -52,6 +52,8 @@ class AuditProgress(BaseModel):
 
 class AuditListItem(BaseModel):
     id: str
+    name: str | None
+    labels: dict[str, str]
     status: AuditStatus
     corpus_id: str
     created_at: datetime

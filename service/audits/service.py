@@ -26,6 +26,7 @@ from service.config import Settings
 from service.corpora import repository as corpora_repository
 from service.corpora import service as corpora_service
 from service.errors import ConflictError, FieldError, NotFoundError
+from service.listing.query import Cursor, ListQuery
 from service.models import Audit, Corpus, Run, Tenant
 from service.models.base import utc_now
 from service.models.states import AuditStatus, RunKind, RunStatus
@@ -47,12 +48,20 @@ def submit(
     """The audit for this request (stored and queued when new) and whether it was created now."""
     check_submission(spec, settings, tenant)
     corpus = resolve_corpus(session, settings, tenant, spec)
-    stored = {**spec.model_dump(mode="json"), "corpus": corpus.id}
+    # the spec proper: what to audit; its name and labels are the audit's own columns (lists filter on them)
+    stored = {**spec.model_dump(mode="json", exclude={"name", "labels"}), "corpus": corpus.id}
+    audit = Audit(
+        tenant_id=tenant.id,
+        corpus_id=corpus.id,
+        idempotency_key=idempotency_key,
+        spec=stored,
+        name=spec.name,
+        labels=dict(spec.labels),
+    )
     if idempotency_key:
         existing = repository.by_idempotency_key(session, tenant.id, idempotency_key)
         if existing is not None:
-            return same_request(existing, stored), False
-    audit = Audit(tenant_id=tenant.id, corpus_id=corpus.id, idempotency_key=idempotency_key, spec=stored)
+            return same_request(existing, audit), False
     runs = plan_runs(spec)
     try:
         with session.begin_nested():
@@ -61,7 +70,7 @@ def submit(
         existing = repository.by_idempotency_key(session, tenant.id, idempotency_key or "")
         if existing is None:
             raise
-        return same_request(existing, stored), False
+        return same_request(existing, audit), False
     for run in runs:
         if run.status == RunStatus.QUEUED:
             enqueue_after_commit(session, str(settings.broker_url), run_message(run.id, run.kind))
@@ -92,7 +101,7 @@ def resolve_corpus(session: Session, settings: Settings, tenant: Tenant, spec: A
         return corpus
     document = corpora_service.validate_bundle(spec.corpus, ("corpus",), settings.max_corpus_items)
     check_corpus_inputs(spec, part_counts(document))
-    corpus, _created = corpora_service.store_bundle(session, tenant.id, document, name=None)
+    corpus, _created = corpora_service.store_bundle(session, tenant.id, document, name=None, labels={})
     return corpus
 
 
@@ -103,8 +112,9 @@ def check_corpus_inputs(spec: AuditSpec, present_parts: Collection[str]) -> None
         raise FieldError(error.problems) from None
 
 
-def same_request(existing: Audit, stored_spec_document: dict) -> Audit:
-    if existing.spec != stored_spec_document:
+def same_request(existing: Audit, requested: Audit) -> Audit:
+    asked = (requested.spec, requested.name, requested.labels)
+    if (existing.spec, existing.name, existing.labels) != asked:
         raise ConflictError(
             "idempotency-key-reused", "Idempotency-Key: this key was already used for a different audit spec"
         )
@@ -166,17 +176,22 @@ def detail(session: Session, audit: Audit) -> AuditOut:
     )
 
 
-def page(session: Session, tenant: Tenant, status: AuditStatus | None, params: PageParams) -> Page[AuditListItem]:
-    audits, total = repository.page(session, tenant.id, status, params.limit, params.offset)
+def page(
+    session: Session, tenant: Tenant, audit_filter: repository.AuditFilter, query: ListQuery
+) -> tuple[Page[AuditListItem], Cursor | None]:
+    """A page of the tenant's audits and the cursor of the next page."""
+    audits, total, following = repository.page(session, tenant.id, audit_filter, query)
     runs = run_repository.runs_of(session, [audit.id for audit in audits])
     items = [list_item(audit, [run for run in runs if run.audit_id == audit.id]) for audit in audits]
-    return Page[AuditListItem](items=items, total=total, limit=params.limit, offset=params.offset)
+    return Page[AuditListItem](items=items, total=total, limit=query.limit, offset=query.offset), following
 
 
 def list_item(audit: Audit, runs: list[Run]) -> AuditListItem:
     spec = stored_spec(audit)
     return AuditListItem(
         id=audit.id,
+        name=audit.name,
+        labels=audit.labels,
         status=audit.status,
         corpus_id=audit.corpus_id,
         created_at=audit.created_at,

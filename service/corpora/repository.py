@@ -20,15 +20,6 @@ def add(session: Session, corpus: Corpus) -> Corpus:
     return corpus
 
 
-def page(session: Session, tenant_id: str, limit: int, offset: int) -> tuple[list[Corpus], int]:
-    condition = Corpus.tenant_id == tenant_id
-    total = session.scalar(select(func.count()).select_from(Corpus).where(condition)) or 0
-    rows = session.scalars(
-        select(Corpus).where(condition).order_by(Corpus.created_at.desc(), Corpus.id).limit(limit).offset(offset)
-    ).all()
-    return list(rows), total
-
-
 def audits_using(session: Session, corpus_id: str) -> int:
     return session.scalar(select(func.count()).select_from(Audit).where(Audit.corpus_id == corpus_id)) or 0
 

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from service.corpora import repository
 from service.corpora.schemas import CorpusOut
 from service.errors import ConflictError, FieldError, NotFoundError
+from service.listing.query import Cursor, ListQuery
+from service.listing.repository import list_page
 from service.models import Corpus
-from service.pagination import Page, PageParams
+from service.pagination import Page
 from service.specs.corpus import (
     BundleDocument,
     CorpusError,
@@ -63,8 +65,11 @@ def _field_error(error: CorpusError, location: tuple[str | int, ...]) -> FieldEr
     return FieldError(problems)
 
 
-def store_bundle(session: Session, tenant_id: str, document: BundleDocument, name: str | None) -> tuple[Corpus, bool]:
-    """The tenant's corpus with this content (created when new) and whether it was created now."""
+def store_bundle(
+    session: Session, tenant_id: str, document: BundleDocument, name: str | None, labels: dict[str, str]
+) -> tuple[Corpus, bool]:
+    """The tenant's corpus with this content (created when new, with this name and these labels) and whether it
+    was created now."""
     sha256, size_bytes = content_address(document)
     existing = repository.by_sha256(session, tenant_id, sha256)
     if existing is not None:
@@ -73,6 +78,7 @@ def store_bundle(session: Session, tenant_id: str, document: BundleDocument, nam
         tenant_id=tenant_id,
         sha256=sha256,
         name=name,
+        labels=labels,
         document=document,
         parts=part_counts(document),
         size_bytes=size_bytes,
@@ -85,11 +91,11 @@ def store_bundle(session: Session, tenant_id: str, document: BundleDocument, nam
     return corpus, True
 
 
-def page(session: Session, tenant_id: str, params: PageParams) -> Page[CorpusOut]:
-    """The tenant's corpora, newest first."""
-    rows, total = repository.page(session, tenant_id, params.limit, params.offset)
+def page(session: Session, tenant_id: str, query: ListQuery) -> tuple[Page[CorpusOut], Cursor | None]:
+    """A page of the tenant's corpora and the cursor of the next page."""
+    rows, total, following = list_page(session, Corpus, tenant_id, query)
     items = [CorpusOut.model_validate(row) for row in rows]
-    return Page[CorpusOut](items=items, total=total, limit=params.limit, offset=params.offset)
+    return Page[CorpusOut](items=items, total=total, limit=query.limit, offset=query.offset), following
 
 
 def get(session: Session, tenant_id: str, corpus_id: str) -> Corpus:
