@@ -16,6 +16,10 @@ class ConflictError(RuntimeError):
     pass
 
 
+class QuotaError(RuntimeError):
+    """A tenant quota (a setting) that this request would exceed: answered 429 with a Retry-After."""
+
+
 class FieldError(ValueError):
     """A request that is well-formed JSON but wrong: answered 422 in FastAPI's validation-error shape."""
 
@@ -36,4 +40,5 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "no such id for this tenant"},
     409: {"model": ErrorOut, "description": "the request conflicts with the current state"},
     413: {"model": ErrorOut, "description": "the body is above the upload limit"},
+    429: {"model": ErrorOut, "description": "a tenant quota or a rate limit is reached; see Retry-After"},
 }

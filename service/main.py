@@ -21,7 +21,7 @@ from service.dashboard.mount import STATIC_DIR, mount_dashboard
 from service.db import engine_for
 from service.disk import DISK_FULL_DETAIL, free_bytes, is_disk_full
 from service.docs import add_docs_routes
-from service.errors import ConflictError, FieldError, NotFoundError
+from service.errors import ConflictError, FieldError, NotFoundError, QuotaError
 from service.middleware import add_middleware, security_headers, storable_path_parameters
 from service.webhooks.endpoints import router as webhooks_router
 
@@ -81,6 +81,11 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConflictError)
     def conflict(_request: Request, error: ConflictError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=409)
+
+    @app.exception_handler(QuotaError)
+    def over_quota(request: Request, error: QuotaError) -> JSONResponse:
+        retry_after = str(request.app.state.settings.quota_retry_after_s)
+        return JSONResponse({"detail": str(error)}, status_code=429, headers={"Retry-After": retry_after})
 
     @app.exception_handler(RequestValidationError)
     def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -6,7 +6,9 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service import quotas
 from service.audits import repository
+from service.audits.limits import limit_problems
 from service.audits.report import load_report, stored_spec
 from service.audits.schemas import (
     AuditAccepted,
@@ -54,6 +56,7 @@ def submit(
             return same_request(existing, stored), False
     audit = Audit(tenant_id=tenant.id, corpus_id=corpus.id, idempotency_key=idempotency_key, spec=stored)
     runs = plan_runs(spec)
+    quotas.check_unfinished_runs(session, tenant.id, len(runs), settings.max_unfinished_runs_per_tenant)
     try:
         with session.begin_nested():
             repository.add(session, audit, runs)
@@ -69,6 +72,9 @@ def submit(
 
 
 def check_submission(spec: AuditSpec, settings: Settings, tenant: Tenant) -> None:
+    over_limits = limit_problems(spec, settings, planned_runs=len(plan_runs(spec)))
+    if over_limits:  # refused before any folder is looked at
+        raise FieldError(over_limits)
     roots = tenant_model_roots(settings, tenant.name)
     problems = source_problems(spec, settings, roots)
     if not problems:  # only folders under the tenant's roots are read
@@ -92,7 +98,9 @@ def resolve_corpus(session: Session, settings: Settings, tenant: Tenant, spec: A
         return corpus
     document = corpora_service.validate_bundle(spec.corpus, ("corpus",), settings.max_corpus_items)
     check_corpus_inputs(spec, part_counts(document))
-    corpus, _created = corpora_service.store_bundle(session, tenant.id, document, name=None)
+    corpus, _created = corpora_service.store_bundle(
+        session, tenant.id, document, None, settings.max_corpus_bytes_per_tenant
+    )
     return corpus
 
 

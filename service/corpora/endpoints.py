@@ -54,7 +54,7 @@ def upload_corpus(
     name: Annotated[str | None, Query(max_length=200, description="a label for lists")] = None,
 ) -> CorpusOut:
     checked = service.validate_bundle(document, (), settings.max_corpus_items)
-    corpus, created = service.store_bundle(session, tenant.id, checked, name)
+    corpus, created = service.store_bundle(session, tenant.id, checked, name, settings.max_corpus_bytes_per_tenant)
     if not created:
         response.status_code = 200
     return CorpusOut.model_validate(corpus)
