@@ -30,7 +30,7 @@ from service.specs.audit import AuditSpec
 from service.specs.render import report_to_csv, report_to_html
 from service.specs.report import Verdict
 
-router = APIRouter(prefix="/v1/audits", tags=["audits"], responses=problem_responses(401, 404, 409, 413, 422))
+router = APIRouter(prefix="/v1/audits", tags=["audits"], responses=problem_responses(401, 404, 409, 413, 422, 429))
 
 REPORT_MEDIA_TYPES = {"json": "application/json", "csv": "text/csv", "html": "text/html"}
 ReportFormat = Literal["json", "csv", "html"]

@@ -6,7 +6,9 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service import quotas
 from service.audits import repository
+from service.audits.limits import limit_problems
 from service.audits.progress import run_counts, share_done
 from service.audits.report import load_report, stated_summary, stored_spec
 from service.audits.schemas import (
@@ -63,6 +65,7 @@ def submit(
         if existing is not None:
             return same_request(existing, audit), False
     runs = plan_runs(spec)
+    quotas.check_unfinished_runs(session, tenant.id, len(runs), settings.max_unfinished_runs_per_tenant)
     try:
         with session.begin_nested():
             repository.add(session, audit, runs)
@@ -78,6 +81,9 @@ def submit(
 
 
 def check_submission(spec: AuditSpec, settings: Settings, tenant: Tenant) -> None:
+    over_limits = limit_problems(spec, settings, planned_runs=len(plan_runs(spec)))
+    if over_limits:  # refused before any folder is looked at
+        raise FieldError(over_limits)
     roots = tenant_model_roots(settings, tenant.name)
     problems = source_problems(spec, settings, roots)
     if not problems:  # only folders under the tenant's roots are read
@@ -101,7 +107,9 @@ def resolve_corpus(session: Session, settings: Settings, tenant: Tenant, spec: A
         return corpus
     document = corpora_service.validate_bundle(spec.corpus, ("corpus",), settings.max_corpus_items)
     check_corpus_inputs(spec, part_counts(document))
-    corpus, _created = corpora_service.store_bundle(session, tenant.id, document, name=None, labels={})
+    corpus, _created = corpora_service.store_bundle(
+        session, tenant.id, document, None, {}, settings.max_corpus_bytes_per_tenant
+    )
     return corpus
 
 
