@@ -5,7 +5,9 @@ import html
 import io
 from datetime import datetime
 
+from service.specs.audit import Policy
 from service.specs.metrics import KNOWLEDGE_METRICS, METRICS
+from service.specs.naming import TARGET_NAME
 from service.specs.report import Report
 
 CSV_COLUMNS = (
@@ -273,8 +275,10 @@ def _collision_section(report: Report) -> str:
 
 
 def risen_items(report: Report, limit: int = 20) -> list[tuple[str, str, str, int, float, float]]:
-    """Forget items whose score rose at a quantized precision over full precision, largest rise first:
-    (model, precision, metric, index, full score, quantized score)."""
+    """Forget items of unlearned models that rose: their score at a quantized precision exceeds their own at full
+    precision by more than the policy's `item_rise`, largest rise first: (model, precision, metric, index, full
+    score, quantized score). Never the target's items, nor PrivLeak texts."""
+    rise = item_rise(report)
     full = {
         (i.model, i.metric, i.index): i.score
         for i in report.items
@@ -283,10 +287,14 @@ def risen_items(report: Report, limit: int = 20) -> list[tuple[str, str, str, in
     rises = [
         (i.model, i.precision_label, i.metric, i.index, full[key], i.score)
         for i in report.items
-        if i.precision_label != "full" and i.model != "target"
-        and (key := (i.model, i.metric, i.index)) in full and i.score > full[key]
+        if i.precision_label != "full" and i.model != TARGET_NAME
+        and (key := (i.model, i.metric, i.index)) in full and i.score > full[key] + rise
     ]  # fmt: skip
     return sorted(rises, key=lambda r: r[5] - r[4], reverse=True)[:limit]
+
+
+def item_rise(report: Report) -> float:
+    return Policy.model_validate(report.spec.get("policy", {})).item_rise
 
 
 def _evidence_section(report: Report) -> str:
@@ -303,9 +311,14 @@ def _evidence_section(report: Report) -> str:
         )
     if not rows:
         so_far = "" if report.complete else " in the runs stored so far"
-        return f"<h2>Evidence</h2><p class='note'>No forget item scored higher after quantization{so_far}.</p>"
+        return (
+            f"<h2>Evidence</h2><p class='note'>No forget item of an unlearned model scored more than "
+            f"{item_rise(report):g} higher after quantization than at full precision{so_far}.</p>"
+        )
     return (
-        "<h2>Evidence: forget items that came back with quantization</h2><table><tr><th class='l'>model</th>"
+        "<h2>Evidence: forget items that came back with quantization</h2>"
+        f"<p class='note'>Items of unlearned models whose score rose by more than {item_rise(report):g} "
+        "(the policy's item_rise) over their own score at full precision.</p><table><tr><th class='l'>model</th>"
         "<th class='l'>precision</th><th class='l'>item</th><th>score</th><th class='l'>ground truth</th>"
         f"<th class='l'>output at full</th><th class='l'>output quantized</th></tr>{''.join(rows)}</table>"
     )
