@@ -64,9 +64,12 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 def report_to_html(report: Report) -> str:
     """One page with no external asset: verdicts, results matrix, retained-share plot, collision, evidence.
 
-    An incomplete audit's page opens with the INCOMPLETE stamp instead of a verdict."""
+    It opens with the header a compliance reader needs (audit, times, policy, models); an incomplete audit's page
+    opens with the INCOMPLETE stamp above it and states no verdict."""
     sections = [
-        _incomplete_stamp(report) if not report.complete else _verdict_section(report),
+        _incomplete_stamp(report) if not report.complete else "",
+        _header_section(report),
+        _verdict_section(report) if report.complete else "",
         _matrix_section(report),
         _plot_section(report),
         _collision_section(report),
@@ -118,6 +121,69 @@ def _incomplete_stamp(report: Report) -> str:
         + "".join(f"<p>{html.escape(line)}</p>" for line in lines[1:])
         + "</div>"
     )
+
+
+def _header_section(report: Report) -> str:
+    """Which audit, when, judged by which policy, on exactly which models."""
+    return (
+        f"<h2>Audit</h2><table class='header'>{_audit_rows(report)}</table>"
+        f"<h2>Policy</h2>{_policy_table(report)}<h2>Models</h2>{_models_table(report)}"
+    )
+
+
+def _audit_rows(report: Report) -> str:
+    audit, provenance = report.audit, report.provenance
+    rows: list[tuple[str, str]] = []
+    if audit is not None:
+        rows += [("audit id", audit.id), ("name", audit.name or "-"), ("status", audit.status)]
+        rows += [("submitted", _time(audit.submitted_at)), ("started", _time(audit.started_at))]
+        rows += [("finished", _time(audit.finished_at))]
+    else:  # written by the CLI: no audit record, the run's own times
+        rows += [("started", provenance.started_at or "-"), ("finished", provenance.finished_at or "-")]
+    rows += [("corpus", str(report.spec.get("corpus", "-"))), ("seed", str(report.spec.get("seed", "-")))]
+    return "".join(f"<tr><th class='l'>{name}</th><td class='l'>{html.escape(value)}</td></tr>" for name, value in rows)
+
+
+def _policy_table(report: Report) -> str:
+    policy = Policy.model_validate(report.spec.get("policy", {}))
+    rows = "".join(
+        f"<tr><th class='l'>{name}</th><td>{html.escape(str(getattr(policy, name)))}</td>"
+        f"<td class='l note'>{html.escape(field.description or '')}</td></tr>"
+        for name, field in Policy.model_fields.items()
+    )
+    return f"<table><tr><th class='l'>field</th><th>value</th><th class='l'>meaning</th></tr>{rows}</table>"
+
+
+def _models_table(report: Report) -> str:
+    """Each model: its source, and the resolved revision (hub) or content digest (local folder) it was run at."""
+    recorded = report.provenance.models
+    rows = "".join(
+        f"<tr><th class='l'>{html.escape(name)}</th><td class='l'>{html.escape(role)}</td>"
+        f"<td class='l'>{html.escape(recorded[name].source if name in recorded else source)}</td>"
+        f"<td class='l'>{html.escape(_identity(report, name, requested))}</td></tr>"
+        for name, role, source, requested in _spec_models(report.spec)
+    )
+    return (
+        "<table><tr><th class='l'>model</th><th class='l'>role</th><th class='l'>source</th>"
+        f"<th class='l'>revision or content digest</th></tr>{rows}</table>"
+    )
+
+
+def _spec_models(spec: dict) -> list[tuple[str, str, str, str | None]]:
+    """(name, role, source, requested revision) of every model of the spec, target first."""
+    target = spec.get("target") or {}
+    models = [(TARGET_NAME, "target", str(target.get("model", "")), target.get("revision"))]
+    models += [(m["name"], "unlearned (given)", m["model"], m.get("revision")) for m in spec.get("unlearned", [])]
+    models += [(u["name"], f"unlearned by the audit ({u['method']})", "made by this audit", None)
+               for u in spec.get("unlearning", [])]  # fmt: skip
+    return models
+
+
+def _identity(report: Report, name: str, requested: str | None) -> str:
+    model = report.provenance.models.get(name)
+    if model is not None and (model.revision or model.content_sha256):
+        return f"commit {model.revision}" if model.revision else model.content_sha256 or ""
+    return f"{requested} (requested; not recorded yet)" if requested else "not recorded yet"
 
 
 def _verdict_section(report: Report) -> str:

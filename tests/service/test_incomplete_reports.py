@@ -50,6 +50,7 @@ def test_a_running_audit_is_stamped_incomplete_with_no_verdict(client, auth, mod
     assert list(document)[:2] == ["schema_version", "audit"]
     assert document["audit"]["complete"] is False and document["audit"]["status"] == "running"
     assert document["audit"]["runs"] == {"done": 1, "failed": 0, "cancelled": 0, "total": 4}
+    assert document["audit"]["id"] == audit_id and document["audit"]["submitted_at"].endswith("Z")  # UTC
     assert document["summary"]["verdict"] is None
     audit = client.get(f"/v1/audits/{audit_id}", headers=auth).json()
     assert audit["progress"]["share_done"] == (1 + 0.5) / 4
