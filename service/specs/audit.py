@@ -53,6 +53,10 @@ class Policy(SpecModel):
     max_retained: float = Field(0.5, ge=0.0, le=100.0, description="fail above this retained share of forget knowledge")
     max_recovery: float = Field(0.25, ge=0.0, le=100.0, description="fail when quantization brings back more than this")
     min_utility: float = Field(0.8, ge=0.0, le=1.0, description="utility_lost below this share of KnowMem-retain")
+    item_rise: float = Field(
+        0.1, ge=0.0, le=1.0, description="a forget item 'rose' when its score at a precision exceeds its own at full "
+        "by more than this (items?rose=true, the report's evidence)",
+    )  # fmt: skip
 
 
 class Limits(SpecModel):

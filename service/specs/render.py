@@ -5,7 +5,9 @@ import html
 import io
 from datetime import datetime
 
+from service.specs.audit import Policy
 from service.specs.metrics import KNOWLEDGE_METRICS, METRICS
+from service.specs.naming import TARGET_NAME
 from service.specs.report import Report
 
 CSV_COLUMNS = (
@@ -62,9 +64,12 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 def report_to_html(report: Report) -> str:
     """One page with no external asset: verdicts, results matrix, retained-share plot, collision, evidence.
 
-    An incomplete audit's page opens with the INCOMPLETE stamp instead of a verdict."""
+    It opens with the header a compliance reader needs (audit, times, policy, models); an incomplete audit's page
+    opens with the INCOMPLETE stamp above it and states no verdict."""
     sections = [
-        _incomplete_stamp(report) if not report.complete else _verdict_section(report),
+        _incomplete_stamp(report) if not report.complete else "",
+        _header_section(report),
+        _verdict_section(report) if report.complete else "",
         _matrix_section(report),
         _plot_section(report),
         _collision_section(report),
@@ -116,6 +121,69 @@ def _incomplete_stamp(report: Report) -> str:
         + "".join(f"<p>{html.escape(line)}</p>" for line in lines[1:])
         + "</div>"
     )
+
+
+def _header_section(report: Report) -> str:
+    """Which audit, when, judged by which policy, on exactly which models."""
+    return (
+        f"<h2>Audit</h2><table class='header'>{_audit_rows(report)}</table>"
+        f"<h2>Policy</h2>{_policy_table(report)}<h2>Models</h2>{_models_table(report)}"
+    )
+
+
+def _audit_rows(report: Report) -> str:
+    audit, provenance = report.audit, report.provenance
+    rows: list[tuple[str, str]] = []
+    if audit is not None:
+        rows += [("audit id", audit.id), ("name", audit.name or "-"), ("status", audit.status)]
+        rows += [("submitted", _time(audit.submitted_at)), ("started", _time(audit.started_at))]
+        rows += [("finished", _time(audit.finished_at))]
+    else:  # written by the CLI: no audit record, the run's own times
+        rows += [("started", provenance.started_at or "-"), ("finished", provenance.finished_at or "-")]
+    rows += [("corpus", str(report.spec.get("corpus", "-"))), ("seed", str(report.spec.get("seed", "-")))]
+    return "".join(f"<tr><th class='l'>{name}</th><td class='l'>{html.escape(value)}</td></tr>" for name, value in rows)
+
+
+def _policy_table(report: Report) -> str:
+    policy = Policy.model_validate(report.spec.get("policy", {}))
+    rows = "".join(
+        f"<tr><th class='l'>{name}</th><td>{html.escape(str(getattr(policy, name)))}</td>"
+        f"<td class='l note'>{html.escape(field.description or '')}</td></tr>"
+        for name, field in Policy.model_fields.items()
+    )
+    return f"<table><tr><th class='l'>field</th><th>value</th><th class='l'>meaning</th></tr>{rows}</table>"
+
+
+def _models_table(report: Report) -> str:
+    """Each model: its source, and the resolved revision (hub) or content digest (local folder) it was run at."""
+    recorded = report.provenance.models
+    rows = "".join(
+        f"<tr><th class='l'>{html.escape(name)}</th><td class='l'>{html.escape(role)}</td>"
+        f"<td class='l'>{html.escape(recorded[name].source if name in recorded else source)}</td>"
+        f"<td class='l'>{html.escape(_identity(report, name, requested))}</td></tr>"
+        for name, role, source, requested in _spec_models(report.spec)
+    )
+    return (
+        "<table><tr><th class='l'>model</th><th class='l'>role</th><th class='l'>source</th>"
+        f"<th class='l'>revision or content digest</th></tr>{rows}</table>"
+    )
+
+
+def _spec_models(spec: dict) -> list[tuple[str, str, str, str | None]]:
+    """(name, role, source, requested revision) of every model of the spec, target first."""
+    target = spec.get("target") or {}
+    models = [(TARGET_NAME, "target", str(target.get("model", "")), target.get("revision"))]
+    models += [(m["name"], "unlearned (given)", m["model"], m.get("revision")) for m in spec.get("unlearned", [])]
+    models += [(u["name"], f"unlearned by the audit ({u['method']})", "made by this audit", None)
+               for u in spec.get("unlearning", [])]  # fmt: skip
+    return models
+
+
+def _identity(report: Report, name: str, requested: str | None) -> str:
+    model = report.provenance.models.get(name)
+    if model is not None and (model.revision or model.content_sha256):
+        return f"commit {model.revision}" if model.revision else model.content_sha256 or ""
+    return f"{requested} (requested; not recorded yet)" if requested else "not recorded yet"
 
 
 def _verdict_section(report: Report) -> str:
@@ -273,8 +341,10 @@ def _collision_section(report: Report) -> str:
 
 
 def risen_items(report: Report, limit: int = 20) -> list[tuple[str, str, str, int, float, float]]:
-    """Forget items whose score rose at a quantized precision over full precision, largest rise first:
-    (model, precision, metric, index, full score, quantized score)."""
+    """Forget items of unlearned models that rose: their score at a quantized precision exceeds their own at full
+    precision by more than the policy's `item_rise`, largest rise first: (model, precision, metric, index, full
+    score, quantized score). Never the target's items, nor PrivLeak texts."""
+    rise = item_rise(report)
     full = {
         (i.model, i.metric, i.index): i.score
         for i in report.items
@@ -283,10 +353,14 @@ def risen_items(report: Report, limit: int = 20) -> list[tuple[str, str, str, in
     rises = [
         (i.model, i.precision_label, i.metric, i.index, full[key], i.score)
         for i in report.items
-        if i.precision_label != "full" and i.model != "target"
-        and (key := (i.model, i.metric, i.index)) in full and i.score > full[key]
+        if i.precision_label != "full" and i.model != TARGET_NAME
+        and (key := (i.model, i.metric, i.index)) in full and i.score > full[key] + rise
     ]  # fmt: skip
     return sorted(rises, key=lambda r: r[5] - r[4], reverse=True)[:limit]
+
+
+def item_rise(report: Report) -> float:
+    return Policy.model_validate(report.spec.get("policy", {})).item_rise
 
 
 def _evidence_section(report: Report) -> str:
@@ -303,9 +377,14 @@ def _evidence_section(report: Report) -> str:
         )
     if not rows:
         so_far = "" if report.complete else " in the runs stored so far"
-        return f"<h2>Evidence</h2><p class='note'>No forget item scored higher after quantization{so_far}.</p>"
+        return (
+            f"<h2>Evidence</h2><p class='note'>No forget item of an unlearned model scored more than "
+            f"{item_rise(report):g} higher after quantization than at full precision{so_far}.</p>"
+        )
     return (
-        "<h2>Evidence: forget items that came back with quantization</h2><table><tr><th class='l'>model</th>"
+        "<h2>Evidence: forget items that came back with quantization</h2>"
+        f"<p class='note'>Items of unlearned models whose score rose by more than {item_rise(report):g} "
+        "(the policy's item_rise) over their own score at full precision.</p><table><tr><th class='l'>model</th>"
         "<th class='l'>precision</th><th class='l'>item</th><th>score</th><th class='l'>ground truth</th>"
         f"<th class='l'>output at full</th><th class='l'>output quantized</th></tr>{''.join(rows)}</table>"
     )

@@ -126,6 +126,9 @@ class ModelProvenance(_Open):
     name: str
     source: str
     revision: str | None = Field(None, description="the resolved commit for hub models")
+    content_sha256: str | None = Field(
+        None, description="local folders: sha256 over config.json and the weight files, in path order"
+    )
     dtype: str | None = None
     n_parameters: int | None = None
     device: str | None = None
