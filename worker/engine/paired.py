@@ -46,7 +46,7 @@ def paired_means(
     common = sorted(set.intersection(*(set(by_index) for by_index in scores.values())))
     if not common:
         return {}
-    variants = list(scores)
+    variants = sorted(scores)  # the same order in every runner, whatever order the items came in
     matrix = np.array([[scores[variant][index] for index in common] for variant in variants], dtype=np.float64)
     rng = np.random.default_rng([seed, METRIC_NAMES.index(metric)])
     chunk = max(1, CELLS_PER_CHUNK // len(common))
