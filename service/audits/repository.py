@@ -11,6 +11,7 @@ from service.models import Audit, Collision, ItemScore, Result, Run, UnlearningR
 from service.models.states import AuditStatus
 from service.specs.metrics import KNOWLEDGE_METRICS
 from service.specs.naming import TARGET_NAME
+from service.specs.report import ItemRecord
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,16 @@ def unlearning_records_of(session: Session, audit_id: str) -> list[UnlearningRec
 def items_of(session: Session, audit_id: str) -> list[ItemScore]:
     """In no particular order: the report puts them in the spec's order."""
     return list(session.scalars(select(ItemScore).where(ItemScore.audit_id == audit_id)).all())
+
+
+def item_scores_of(session: Session, audit_id: str, metrics: list[str]) -> list[ItemRecord]:
+    """Only what the verdicts' paired intervals need of these metrics' items: no generated text."""
+    columns = (ItemScore.model, ItemScore.precision_label, ItemScore.metric, ItemScore.item_index, ItemScore.score)
+    query = select(*columns).where(ItemScore.audit_id == audit_id, ItemScore.metric.in_(metrics))
+    return [
+        ItemRecord(model=model, precision_label=label, metric=metric, index=index, score=score)
+        for model, label, metric, index, score in session.execute(query)
+    ]
 
 
 def item_page(

@@ -8,12 +8,22 @@ from datetime import datetime
 from service.specs.audit import Policy
 from service.specs.metrics import KNOWLEDGE_METRICS, METRICS
 from service.specs.naming import TARGET_NAME
-from service.specs.report import Report
+from service.specs.report import Cell, IntervalEstimate, Report
 
 CSV_COLUMNS = (
     "model", "precision", "metric", "value", "ci_low", "ci_high", "unit", "n_items", "n_truncated",
     "retained", "recovery", "verdict", "collision", "collision_moved", "skipped_reason",
+    "retained_ci_low", "retained_ci_high", "recovery_ci_low", "recovery_ci_high", "cell_verdict",
 )  # fmt: skip
+
+# Verdicts read without colour: a symbol and words everywhere they are shown.
+VERDICT_TEXT = {
+    "pass": "✓ pass",
+    "fail": "✗ fail",
+    "inconclusive": "? inconclusive",
+    "utility_lost": "⚠ utility lost",
+    "undefined": "∅ undefined",
+}
 
 PLOT_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 PLOT_DASHES = ("", "6 3", "2 3", "8 3 2 3")
@@ -48,9 +58,28 @@ def report_to_csv(report: Report) -> str:
                     "collision": _csv_number(variant.collision.overall if variant.collision else None),
                     "collision_moved": _csv_number(variant.collision.moved if variant.collision else None),
                     "skipped_reason": (detail.skipped_reason or "") if detail else "",
+                    **_cell_columns(summary.cell(variant.model, label, metric)),
                 }
             )
     return buffer.getvalue()
+
+
+def _cell_columns(cell: Cell | None) -> dict[str, str]:
+    """The cell's own verdict and, unless undefined (a share of noise), its shares with their paired intervals
+    (knowmem_r: the utility share). Only the unlearned models' judged metrics have cells."""
+    if cell is None:
+        return {}
+    if cell.verdict == "undefined":
+        return {"cell_verdict": cell.verdict}
+    return {
+        "retained": _csv_number(cell.retained.value),
+        "recovery": _csv_number(cell.recovery.value),
+        "retained_ci_low": _csv_number(cell.retained.ci_low),
+        "retained_ci_high": _csv_number(cell.retained.ci_high),
+        "recovery_ci_low": _csv_number(cell.recovery.ci_low),
+        "recovery_ci_high": _csv_number(cell.recovery.ci_high),
+        "cell_verdict": cell.verdict,
+    }
 
 
 def _csv_number(value: float | None) -> str:
@@ -91,6 +120,7 @@ table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}
 th,td{border:1px solid #bbb;padding:.25rem .5rem;text-align:right}th{background:#f0f0f0}
 td.l,th.l{text-align:left}.pass{color:#17622a}.fail{color:#a3161a;font-weight:bold}
 .utility_lost{color:#8a5a00;font-weight:bold}.note{color:#555;font-size:.85rem}
+.inconclusive{color:#5a3d8a;font-style:italic}.undefined{color:#555;font-style:italic}
 pre{white-space:pre-wrap;max-width:30rem;margin:0;font-size:.8rem}
 .stamp{border:3px solid #a3161a;padding:.5rem 1rem;margin:1rem 0}.stamp h2{color:#a3161a;margin:.25rem 0}
 """
@@ -197,20 +227,22 @@ def _verdict_section(report: Report) -> str:
         for model, per_precision in summary.verdicts.items()
     )
     header = "".join(f"<th>{html.escape(label)}</th>" for label in labels)
-    reasons = "".join(f"<li>{html.escape(reason)}</li>" for reason in summary.reasons)
+    reasons = "".join(
+        f"<li><code>{reason.code}</code> {html.escape(reason.message)}</li>" for reason in summary.reasons
+    )
     skipped = "".join(
         f"<li>{html.escape(metric)} not measured: {html.escape(reason)}</li>"
         for metric, reason in summary.skipped_metrics.items()
     )
     return (
-        f"<h2>Verdict: <span class='{verdict}'>{verdict.upper()}</span></h2>"
+        f"<h2>Verdict: <span class='{verdict}'>{VERDICT_TEXT.get(verdict, verdict).upper()}</span></h2>"
         f"<table><tr><th class='l'>model</th>{header}</tr>{rows}</table>"
         f"<ul>{reasons}{skipped}</ul>"
     )
 
 
 def _verdict_cell(verdict: str | None) -> str:
-    return "<td>n/a</td>" if verdict is None else f"<td class='{verdict}'>{verdict}</td>"
+    return "<td>n/a</td>" if verdict is None else f"<td class='{verdict}'>{VERDICT_TEXT[verdict]}</td>"
 
 
 def _precision_labels(report: Report) -> list[str]:
@@ -226,7 +258,6 @@ def _matrix_section(report: Report) -> str:
     )
     rows = []
     for variant in report.variants:
-        retained = report.summary.retained.get(variant.model, {}).get(variant.precision_label, {})
         cells = []
         for metric in metrics:
             detail = variant.metric_details.get(metric)
@@ -235,8 +266,8 @@ def _matrix_section(report: Report) -> str:
                 if detail and detail.ci_low is not None
                 else ""
             )
-            share = f"<br><span class='note'>retained {_fmt(retained[metric], 2)}</span>" if metric in retained else ""
-            cells.append(f"<td>{_fmt(variant.metrics.get(metric))}{interval}{share}</td>")
+            judged = _judged(report.summary.cell(variant.model, variant.precision_label, metric))
+            cells.append(f"<td>{_fmt(variant.metrics.get(metric))}{interval}{judged}</td>")
         collision = _fmt(variant.collision.moved, 4) if variant.collision else ""
         rows.append(
             f"<tr><th class='l'>{html.escape(variant.model)}</th><td class='l'>{html.escape(variant.precision_label)}"
@@ -247,6 +278,25 @@ def _matrix_section(report: Report) -> str:
         f"{header}<th>bucket collision<br><span class='note'>share of moved weights</span></th></tr>"
         f"{''.join(rows)}</table>"
     )
+
+
+def _judged(cell: Cell | None) -> str:
+    """A cell's shares with their paired intervals and its verdict in words (undefined: why, no share)."""
+    if cell is None:
+        return ""
+    verdict = f"<span class='{cell.verdict}'>{VERDICT_TEXT[cell.verdict]}</span>"
+    if cell.verdict == "undefined":
+        why = "; ".join(reason.message for reason in cell.reasons)
+        return f"<br><span class='note' title='{html.escape(why)}'>{verdict}: no share</span>"
+    name = "utility share" if cell.metric not in KNOWLEDGE_METRICS else "retained"
+    recovery = "" if cell.precision_label == "full" else f"; recovery {_estimate(cell.recovery, signed=True)}"
+    return f"<br><span class='note'>{name} {_estimate(cell.retained)}{recovery}</span><br>{verdict}"
+
+
+def _estimate(estimate: IntervalEstimate, signed: bool = False) -> str:
+    low, value, high = (("n/a" if v is None else f"{v:{'+' if signed else ''}.2f}")
+                        for v in (estimate.ci_low, estimate.value, estimate.ci_high))  # fmt: skip
+    return f"{value} [{low}, {high}]"
 
 
 def _plot_section(report: Report) -> str:

@@ -85,6 +85,6 @@ def test_a_succeeded_audit_states_its_verdict_without_a_stamp(client, auth, mode
     audit_id = submit(client, auth, model_root)
     set_state(database_url, audit_id, "succeeded", ["succeeded"] * 4, STORED_SUMMARY)
     html, csv, document = reports(client, auth, audit_id)
-    assert "INCOMPLETE" not in html + csv and "Verdict: <span class='pass'>PASS</span>" in html
+    assert "INCOMPLETE" not in html + csv and "Verdict: <span class='pass'>✓ PASS</span>" in html
     assert document["audit"]["complete"] is True and document["summary"]["verdict"] == "pass"
     assert client.get(f"/v1/audits/{audit_id}/results", headers=auth).json()["verdict"] == "pass"

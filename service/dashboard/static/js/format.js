@@ -30,6 +30,8 @@ export const VERDICT_TEXT = {
   pass: { symbol: "✓", word: "pass" },
   fail: { symbol: "✗", word: "fail" },
   utility_lost: { symbol: "⚠", word: "utility lost" },
+  inconclusive: { symbol: "?", word: "inconclusive" },
+  undefined: { symbol: "∅", word: "undefined" },
 };
 
 export const STATUS_SYMBOL = {

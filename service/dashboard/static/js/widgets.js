@@ -14,6 +14,13 @@ export function verdictBadge(verdict) {
   return h("span", { class: `badge verdict verdict-${verdict}`, dataset: { verdict } }, `${text.symbol} ${text.word}`);
 }
 
+/** One (model, precision, metric) cell's verdict, marked apart from the variant's own data-verdict. */
+export function cellVerdictBadge(verdict) {
+  const text = VERDICT_TEXT[verdict] ?? { symbol: "?", word: verdict };
+  return h("span", { class: `badge verdict verdict-${verdict}`, dataset: { cellVerdict: verdict } },
+    `${text.symbol} ${text.word}`);
+}
+
 /** A progress bar that states its percentage in text (screen readers and colour-blind eyes). */
 export function progressBar(share, label = "progress") {
   if (share === null || share === undefined) return h("span", { class: "muted" }, "—");

@@ -65,11 +65,11 @@ function metricInfosOf(results) {
     ...results.metric_info?.[name], knowledge: withShares.has(name) }));
 }
 
-/** What the matrix needs of the summary: shares and verdicts (the summary is null until the final task). */
+/** What the matrix needs of the summary: shares, cells and verdicts (the summary is null until the final task). */
 function summaryOf(results) {
   const summary = results.summary ?? {};
   return { retained: results.retained, recovery: results.recovery, undefined: summary.undefined ?? {},
-    verdicts: summary.verdicts ?? {}, policy: summary.policy ?? {} };
+    verdicts: summary.verdicts ?? {}, policy: summary.policy ?? {}, cells: summary.cells ?? [] };
 }
 
 function quantizedChoice(precisions, variants, onChange) {
