@@ -23,6 +23,7 @@ from service.db import engine_for
 from service.disk import DISK_FULL_DETAIL, free_bytes, is_disk_full
 from service.docs import add_docs_routes
 from service.errors import FieldError, ServiceError
+from service.metrics.endpoint import add_metrics
 from service.middleware import add_middleware, security_headers, storable_path_parameters
 from service.problem_docs import router as problems_router
 from service.problems import (
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_failure_handlers(app)
     add_health_routes(app)
     add_docs_routes(app, settings)
+    add_metrics(app, settings)
     if STATIC_DIR.is_dir():
         mount_dashboard(app)  # last: a mount at `/` matches every path
     return app

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -44,6 +45,15 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(AuthenticateBeforeBody, database_url=settings.sqlalchemy_url)
     app.add_middleware(RefuseUnstorableText)
     app.add_middleware(SecurityHeaders)
+    if settings.cors_origins:  # outside the key check: a browser's preflight carries no key
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+            max_age=600,
+        )
     app.add_middleware(RequestIds)
 
 
