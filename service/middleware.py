@@ -25,11 +25,9 @@ DASHBOARD_CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-DOCS_CSP = (  # FastAPI's Swagger UI and ReDoc pages: their scripts and styles come from a CDN, with an inline start
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "worker-src blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+DOCS_CSP = (  # Swagger UI and ReDoc from the service's own assets (service.docs), each page with an inline start
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 REPORT_CSP = (  # the HTML report is data: no script at all, its own inline styles, sandboxed in a unique origin
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; base-uri 'none'; form-action 'none'; "

@@ -187,9 +187,3 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     schema = {"$ref": f"{SCHEMA_REF}Problem"}
     content = {PROBLEM_MEDIA_TYPE: {"schema": schema}}
     return {status: {"description": ANSWERS[status], "content": content} for status in statuses}
-
-
-def problem_schemas() -> dict[str, Any]:
-    """The OpenAPI components `problem_responses` refers to."""
-    schema = Problem.model_json_schema(ref_template=f"{SCHEMA_REF}{{model}}")
-    return {"Problem": {key: value for key, value in schema.items() if key != "$defs"}, **schema.get("$defs", {})}
