@@ -2,8 +2,9 @@
 
 Outermost first: the request id (service.request_ids); security headers on every response; unstorable text
 (NUL, unpaired surrogates) in the query or a header refused with 422 naming it (in path parameters:
-`storable_path_parameters`, once the route is known); the API key checked before a request body is read; the
-body's size and pace limited (413 above the upload limit, 408 when it stalls).
+`storable_path_parameters`, once the route is known); the API key checked before a request body is read; a
+body declared as anything but JSON refused (415); the body's size and pace limited (413 above the upload
+limit, 408 when it stalls).
 """
 
 from urllib.parse import parse_qsl
@@ -40,6 +41,7 @@ BODY_METHODS = ("POST", "PUT", "PATCH")
 def add_middleware(app: FastAPI, settings: Settings) -> None:
     """Installed innermost first (Starlette wraps each new middleware around the ones before it)."""
     app.add_middleware(BodyLimits, max_bytes=settings.max_upload_bytes, idle_timeout_s=settings.body_timeout_s)
+    app.add_middleware(RequireJsonBodies)
     app.add_middleware(AuthenticateBeforeBody, database_url=settings.sqlalchemy_url)
     app.add_middleware(RefuseUnstorableText)
     app.add_middleware(SecurityHeaders)
@@ -142,6 +144,25 @@ class AuthenticateBeforeBody:
             headers = {"WWW-Authenticate": "Bearer", "Connection": "close"}  # its body is never read
             response = problem_response(scope, kind_for_status(401), UNAUTHORIZED_DETAIL, headers=headers)
             await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class RequireJsonBodies:
+    """415 for a write to the API whose body is declared as anything but JSON (a form, plain text), naming
+    the header, before the body is read; a request without Content-Type is read as JSON."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        guarded = scope["type"] == "http" and scope["method"] in BODY_METHODS and scope["path"].startswith("/v1/")
+        declared = dict(scope.get("headers", [])).get(b"content-type", b"").decode("latin-1")
+        media_type = declared.split(";")[0].strip().lower()
+        if guarded and media_type and media_type != "application/json" and not media_type.endswith("+json"):
+            detail = f"Content-Type: '{media_type}' is not JSON; send the body as application/json"
+            headers = {"Connection": "close", "Accept-Post": "application/json"}
+            await problem_response(scope, kind_for_status(415), detail, headers=headers)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

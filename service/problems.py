@@ -76,6 +76,12 @@ PROBLEM_KINDS: dict[str, ProblemKind] = {
             "The body is above the upload limit (setting `UNLEARN_AUDIT_MAX_UPLOAD_BYTES`).",
         ),
         ProblemKind(
+            "unsupported-media-type",
+            415,
+            "The body is not JSON",
+            "A request body must be JSON: send `Content-Type: application/json`.",
+        ),
+        ProblemKind(
             "validation-failed",
             422,
             "The request has invalid fields",
@@ -177,6 +183,7 @@ ANSWERS: dict[int, str] = {
     404: "no such id for this tenant",
     409: "the request conflicts with the current state",
     413: "the body is above the upload limit",
+    415: "the body is not declared as JSON",
     422: "invalid fields, each named in `errors`",
     507: "the server's disk is full; nothing was stored",
 }

@@ -52,7 +52,7 @@ ReportFormat = Literal["json", "csv", "html"]
     summary="Submit an audit",
     responses={
         202: {"headers": ACCEPTED_HEADERS},
-        **problem_responses(409, 413, 507),
+        **problem_responses(409, 413, 415, 507),
     },
     description="Validates the whole spec, stores the audit and queues its runs. `Location` names the audit to "
     "poll (`GET`, conditionally with `If-None-Match`), `Retry-After` the seconds to wait before the first poll.",

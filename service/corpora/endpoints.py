@@ -42,7 +42,7 @@ async def uploaded_document(request: Request, settings: SettingsDep) -> Any:
     "and item by item; content-addressed per tenant: the same bundle again answers 200 with the stored one.",
     responses={
         200: {"model": CorpusOut, "description": "the same bundle was already stored"},
-        **problem_responses(400, 413, 507),
+        **problem_responses(400, 413, 415, 507),
     },
     openapi_extra={"requestBody": BUNDLE_BODY},
 )

@@ -30,7 +30,7 @@ resolve to public addresses only (checked now and again before each attempt)."""
     status_code=201,
     summary="Create a webhook",
     description=CREATE_DESCRIPTION,
-    responses=problem_responses(409, 413),
+    responses=problem_responses(409, 413, 415),
 )
 def create_webhook(
     session: SessionDep, settings: SettingsDep, tenant: CurrentTenant, request: WebhookIn, response: Response
