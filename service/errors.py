@@ -25,6 +25,13 @@ class ConflictError(ServiceError):
         super().__init__(problem_kind(code), message)
 
 
+class QuotaError(ServiceError):
+    """A tenant quota (a setting) that this request would exceed: answered 429 with a Retry-After."""
+
+    def __init__(self, message: str):
+        super().__init__(problem_kind("quota-exceeded"), message)
+
+
 class FieldError(ValueError):
     """A request that is well-formed JSON but wrong: answered 422, one entry per problem in `errors`."""
 

@@ -23,7 +23,8 @@ from service.dashboard.mount import STATIC_DIR, mount_dashboard
 from service.db import engine_for
 from service.disk import DISK_FULL_DETAIL, free_bytes, is_disk_full
 from service.docs import add_docs_routes
-from service.errors import FieldError, ServiceError
+from service.errors import FieldError, QuotaError, ServiceError
+from service.known_parameters import known_query_parameters
 from service.metrics.endpoint import add_metrics
 from service.middleware import add_middleware, security_headers, storable_path_parameters
 from service.problem_docs import router as problems_router
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,  # served by add_docs_routes, as the settings say
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(storable_path_parameters)],
+        dependencies=[Depends(storable_path_parameters), Depends(known_query_parameters)],
         generate_unique_id_function=camel_case_operation_id,
     )
     app.state.settings = settings
@@ -103,6 +104,11 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     def service_error(request: Request, error: ServiceError) -> JSONResponse:
         return problem_response(request.scope, error.kind, str(error))
+
+    @app.exception_handler(QuotaError)
+    def over_quota(request: Request, error: QuotaError) -> JSONResponse:
+        retry_after = str(request.app.state.settings.quota_retry_after_s)
+        return problem_response(request.scope, error.kind, str(error), headers={"Retry-After": retry_after})
 
     @app.exception_handler(RequestValidationError)
     def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -89,6 +89,13 @@ PROBLEM_KINDS: dict[str, ProblemKind] = {
             "its dotted path) with the reason.",
         ),
         ProblemKind(
+            "quota-exceeded",
+            429,
+            "A tenant quota is reached",
+            "The request would take the tenant above a quota (unfinished runs, stored corpus bytes: settings); "
+            "`Retry-After` says when to try again, once runs have finished or corpora were deleted.",
+        ),
+        ProblemKind(
             "internal-error",
             500,
             "Internal error",
@@ -185,6 +192,7 @@ ANSWERS: dict[int, str] = {
     413: "the body is above the upload limit",
     415: "the body is not declared as JSON",
     422: "invalid fields, each named in `errors`",
+    429: "a tenant quota or a rate limit is reached; `Retry-After` says when to retry",
     507: "the server's disk is full; nothing was stored",
 }
 

@@ -3,13 +3,12 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
-from pydantic import BeforeValidator
 from starlette.background import BackgroundTask
 
 from service.artifacts import remove_audit_files
 from service.audits import service
 from service.audits.report import load_report
-from service.audits.repository import ItemFilter
+from service.audits.repository import AuditFilter, ItemFilter
 from service.audits.schemas import (
     AUDIT_VIEW_ALWAYS,
     AuditAccepted,
@@ -23,12 +22,14 @@ from service.audits.schemas import (
 from service.conditional import conditional_json, headers_only
 from service.deps import CurrentTenant, SessionDep, SettingsDep
 from service.examples import RESULTS_EXAMPLE, SPEC_EXAMPLES
+from service.listing.params import CommaSeparated, ListQueryDep, next_link
 from service.middleware import REPORT_CSP
 from service.models.states import AuditStatus
 from service.pagination import Page, PageDep
 from service.problems import problem_responses
 from service.specs.audit import AuditSpec
 from service.specs.render import report_to_csv, report_to_html
+from service.specs.report import Verdict
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"], responses=problem_responses(401, 422))
 
@@ -52,7 +53,7 @@ ReportFormat = Literal["json", "csv", "html"]
     summary="Submit an audit",
     responses={
         202: {"headers": ACCEPTED_HEADERS},
-        **problem_responses(409, 413, 415, 507),
+        **problem_responses(409, 413, 415, 429, 507),
     },
     description="Validates the whole spec, stores the audit and queues its runs. `Location` names the audit to "
     "poll (`GET`, conditionally with `If-None-Match`), `Retry-After` the seconds to wait before the first poll.",
@@ -77,22 +78,31 @@ def submit_audit(
     "",
     response_model=Page[AuditListItem],
     summary="List audits",
-    description="The tenant's audits, newest first, a page at a time (`limit`, `offset`); `total` counts them all.",
+    description="The tenant's audits, filtered and sorted by the query, a page at a time (`next` links the "
+    "following page).",
 )
 def list_audits(
-    session: SessionDep, tenant: CurrentTenant, params: PageDep, status: AuditStatus | None = None
+    session: SessionDep,
+    tenant: CurrentTenant,
+    request: Request,
+    response: Response,
+    query: ListQueryDep,
+    status: Annotated[
+        list[AuditStatus] | None, Query(description="any of these (comma-separated or repeated)"), CommaSeparated
+    ] = None,
+    verdict: Annotated[
+        list[Verdict] | None, Query(description="any of these (comma-separated or repeated)"), CommaSeparated
+    ] = None,
 ) -> Page[AuditListItem]:
-    return service.page(session, tenant, status, params)
-
-
-def _comma_separated(value: list[str] | None) -> list[str] | None:
-    return None if value is None else [name.strip() for item in value for name in item.split(",") if name.strip()]
+    audit_filter = AuditFilter(statuses=tuple(status or ()), verdicts=tuple(verdict or ()))
+    page, following = service.page(session, tenant, audit_filter, query)
+    return page.model_copy(update={"next": next_link(request, response, following)})
 
 
 AuditFields = Annotated[
     list[AuditField] | None,
     Query(description="only these top-level fields (comma-separated or repeated), with `id` and `updated_at`"),
-    BeforeValidator(_comma_separated),
+    CommaSeparated,
 ]
 AUDIT_DESCRIPTION = f"""Status, progress per stage and per run, timings and errors.
 

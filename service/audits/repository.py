@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
+from service.listing.query import Cursor, ListQuery
+from service.listing.repository import list_page
 from service.models import Audit, Collision, ItemScore, Result, Run, UnlearningRecordRow
 from service.models.states import AuditStatus
 
@@ -15,6 +17,14 @@ class ItemFilter:
     precision_label: str | None = None
     metric: str | None = None
     rose: bool | None = None  # True: only items whose score is above the same model's full-precision score
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What only audits are filtered on (any of the statuses, any of the verdicts); the rest is a ListQuery."""
+
+    statuses: tuple[AuditStatus, ...] = ()
+    verdicts: tuple[str, ...] = ()
 
 
 def by_id(session: Session, tenant_id: str, audit_id: str) -> Audit | None:
@@ -36,12 +46,14 @@ def add(session: Session, audit: Audit, runs: list[Run]) -> None:
 
 
 def page(
-    session: Session, tenant_id: str, status: AuditStatus | None, limit: int, offset: int
-) -> tuple[list[Audit], int]:
-    conditions = [Audit.tenant_id == tenant_id] + ([Audit.status == status] if status else [])
-    total = session.scalar(select(func.count()).select_from(Audit).where(*conditions)) or 0
-    query = select(Audit).where(*conditions).order_by(Audit.created_at.desc(), Audit.id.desc())
-    return list(session.scalars(query.limit(limit).offset(offset)).all()), total
+    session: Session, tenant_id: str, audit_filter: AuditFilter, query: ListQuery
+) -> tuple[list[Audit], int, Cursor | None]:
+    conditions = []
+    if audit_filter.statuses:
+        conditions.append(Audit.status.in_(audit_filter.statuses))
+    if audit_filter.verdicts:
+        conditions.append(Audit.summary["verdict"].as_string().in_(audit_filter.verdicts))
+    return list_page(session, Audit, tenant_id, query, conditions)
 
 
 def audit_by_id(session: Session, audit_id: str, lock: bool = False) -> Audit | None:

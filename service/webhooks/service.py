@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from service.audits import repository as audits_repository
+from service.audits.report import stated_summary
 from service.config import Settings
 from service.errors import ConflictError, FieldError, NotFoundError
 from service.models import Audit, Run, Tenant, Webhook, WebhookDelivery
@@ -113,7 +114,7 @@ def _audit_data(audit: Audit) -> AuditEventData:
     return AuditEventData(
         audit_id=audit.id,
         status=audit.status,
-        verdict=(audit.summary or {}).get("verdict"),
+        verdict=(stated_summary(audit) or {}).get("verdict"),
         error=audit.error,
         created_at=audit.created_at,
         finished_at=audit.finished_at,

@@ -20,5 +20,10 @@ def field_errors(response) -> list[tuple[list, str]]:
             for e in errors]  # fmt: skip
 
 
+def field_problems(response) -> dict[str, str]:
+    """The 422's messages by dotted location: {'query.label': reason, ...}."""
+    return {".".join(map(str, location)): message for location, message in field_errors(response)}
+
+
 def _segment(part: str) -> str | int:
     return int(part) if part.isdigit() else part

@@ -138,7 +138,9 @@ def test_cancel_stops_queued_runs_and_is_idempotent(client, auth, model_root):
     cancelled = client.post(f"/v1/audits/{audit_id}/cancel", headers=auth).json()
     assert cancelled["status"] == "cancelled"
     assert {r["status"] for r in cancelled["runs"]} == {"cancelled"}
-    assert cancelled["progress"]["runs_done"] == cancelled["progress"]["runs_total"]
+    progress = cancelled["progress"]
+    assert (progress["runs_done"], progress["runs_cancelled"], progress["runs_total"]) == (0, 8, 8)
+    assert progress["share_done"] == 0.0 and progress["by_kind"]["collision"]["cancelled"] == 2
     assert client.post(f"/v1/audits/{audit_id}/cancel", headers=auth).status_code == 200
 
 

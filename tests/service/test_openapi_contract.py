@@ -49,7 +49,7 @@ def error_statuses(operation: dict) -> set[int]:
 
 def test_each_route_documents_the_errors_it_can_answer_as_problems(document):
     named = operations(document)
-    assert error_statuses(named["submitAudit"]) == {401, 409, 413, 415, 422, 507}
+    assert error_statuses(named["submitAudit"]) == {401, 409, 413, 415, 422, 429, 507}
     assert error_statuses(named["getAudit"]) == {401, 404, 422}
     assert error_statuses(named["listAudits"]) == {401, 422}
     assert error_statuses(named["deleteCorpus"]) == {401, 404, 409, 422}
