@@ -7,6 +7,7 @@ running `unlearn-audit serve` agree on the data folder and the database without 
 import base64
 import binascii
 import os
+import re
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,7 @@ GPU_QUEUE = "gpu"
 CPU_QUEUE = "cpu"
 PRIVATE_FOLDER_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 
 class FolderError(OSError):
@@ -102,6 +104,33 @@ class Settings(BaseSettings):
         description="Fernet key (32 url-safe base64 bytes) that encrypts webhook signing secrets at rest; the API "
         "and every worker need the same one; default: the key file webhook-secret.key in data_dir, made on first use",
     )
+
+    metrics_access: Literal["off", "public", "token"] = Field(
+        "off", description="/metrics (Prometheus): not served, open, or behind metrics_token"
+    )
+    metrics_token: SecretStr | None = Field(
+        None, min_length=16, description="the bearer token /metrics asks for when metrics_access is token"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="origins (scheme://host[:port]) whose pages may call the API from a browser; none by default",
+    )
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _listed_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin == "*":
+                raise ValueError("'*' is refused: list each origin that may call the API (scheme://host[:port])")
+            if not ORIGIN.fullmatch(origin):
+                raise ValueError(f"'{origin}' is not an origin: scheme://host[:port], no path, e.g. https://a.example")
+        return origins
+
+    @model_validator(mode="after")
+    def _metrics_token_when_asked(self) -> "Settings":
+        if self.metrics_access == "token" and self.metrics_token is None:
+            raise ValueError("metrics_token: required when metrics_access is token")
+        return self
 
     @field_validator("webhook_secret_key")
     @classmethod

@@ -1,22 +1,32 @@
 """The API's documentation routes (/openapi.json, /docs, /redoc): open, behind an API key, or off (a setting).
 
+Swagger UI and ReDoc come from the assets packaged with `fastapi-offline`, served here (`/docs-assets`), so
+the pages work without the internet and the Content-Security-Policy allows no other origin.
+
 Behind a key, a request shows any tenant's valid API key as a bearer token, or as the password of HTTP Basic
 authentication, which is what a browser can send to /docs after asking for it.
 """
 
 import base64
 import binascii
+from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 
 from service.config import Settings
 from service.deps import SettingsDep, bearer_token, known_key
-from service.problems import problem_schemas
+from service.problems import SCHEMA_REF, Problem
+from service.specs.report import Report
 
 OPENAPI_URL = "/openapi.json"
+ASSETS_URL = "/docs-assets"
+ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 
 
 def add_docs_routes(app: FastAPI, settings: Settings) -> None:
@@ -31,18 +41,42 @@ def add_docs_routes(app: FastAPI, settings: Settings) -> None:
 
     @app.get("/docs", include_in_schema=False, dependencies=guard)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=OPENAPI_URL, title=f"{app.title} - API docs")
+        return get_swagger_ui_html(
+            openapi_url=OPENAPI_URL,
+            title=f"{app.title} - API docs",
+            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+        )
 
     @app.get("/redoc", include_in_schema=False, dependencies=guard)
     def redoc() -> HTMLResponse:
-        return get_redoc_html(openapi_url=OPENAPI_URL, title=f"{app.title} - API docs")
+        return get_redoc_html(
+            openapi_url=OPENAPI_URL,
+            title=f"{app.title} - API docs",
+            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
+        )
+
+    app.mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="docs-assets")  # library code: no key needed
 
 
 def openapi_document(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's document, with the schemas of the problem answers that routes refer to."""
+    """FastAPI's document, with the schemas that routes refer to by hand: problems, and the JSON report."""
     document = app.openapi()
-    document.setdefault("components", {}).setdefault("schemas", {}).update(problem_schemas())
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for model in (Problem, Report):
+        for name, schema in component_schemas(model).items():
+            schemas.setdefault(name, schema)
     return document
+
+
+def component_schemas(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema and those it refers to, as OpenAPI components."""
+    schema = model.model_json_schema(ref_template=f"{SCHEMA_REF}{{model}}", mode="serialization")
+    nested = schema.pop("$defs", {})
+    return {model.__name__: schema, **nested}
 
 
 def require_docs_key(request: Request, settings: SettingsDep) -> None:

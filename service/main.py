@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from kombu import Connection
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,6 +25,7 @@ from service.disk import DISK_FULL_DETAIL, free_bytes, is_disk_full
 from service.docs import add_docs_routes
 from service.errors import FieldError, QuotaError, ServiceError
 from service.known_parameters import known_query_parameters
+from service.metrics.endpoint import add_metrics
 from service.middleware import add_middleware, security_headers, storable_path_parameters
 from service.problem_docs import router as problems_router
 from service.problems import (
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         dependencies=[Depends(storable_path_parameters), Depends(known_query_parameters)],
+        generate_unique_id_function=camel_case_operation_id,
     )
     app.state.settings = settings
     install_log_field()
@@ -64,9 +67,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_failure_handlers(app)
     add_health_routes(app)
     add_docs_routes(app, settings)
+    add_metrics(app, settings)
     if STATIC_DIR.is_dir():
         mount_dashboard(app)  # last: a mount at `/` matches every path
     return app
+
+
+def camel_case_operation_id(route: APIRoute) -> str:
+    """`submitAudit` for the route function `submit_audit`: the names generated clients give their methods."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
 
 
 @asynccontextmanager
@@ -144,7 +154,7 @@ def unexpected_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def add_health_routes(app: FastAPI) -> None:
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
@@ -152,6 +162,7 @@ def add_health_routes(app: FastAPI) -> None:
     @app.get(
         "/readyz",
         tags=["health"],
+        summary="Readiness",
         responses={503: {"description": "the database or the broker is down, or the disk is nearly full"}},
     )
     def readyz() -> JSONResponse:

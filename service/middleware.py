@@ -2,8 +2,9 @@
 
 Outermost first: the request id (service.request_ids); security headers on every response; unstorable text
 (NUL, unpaired surrogates) in the query or a header refused with 422 naming it (in path parameters:
-`storable_path_parameters`, once the route is known); the API key checked before a request body is read; the
-body's size and pace limited (413 above the upload limit, 408 when it stalls).
+`storable_path_parameters`, once the route is known); the API key checked before a request body is read; a
+body declared as anything but JSON refused (415); the body's size and pace limited (413 above the upload
+limit, 408 when it stalls).
 """
 
 from urllib.parse import parse_qsl
@@ -11,6 +12,7 @@ from urllib.parse import parse_qsl
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,11 +26,9 @@ DASHBOARD_CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-DOCS_CSP = (  # FastAPI's Swagger UI and ReDoc pages: their scripts and styles come from a CDN, with an inline start
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "worker-src blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+DOCS_CSP = (  # Swagger UI and ReDoc from the service's own assets (service.docs), each page with an inline start
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 REPORT_CSP = (  # the HTML report is data: no script at all, its own inline styles, sandboxed in a unique origin
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; base-uri 'none'; form-action 'none'; "
@@ -41,9 +41,19 @@ BODY_METHODS = ("POST", "PUT", "PATCH")
 def add_middleware(app: FastAPI, settings: Settings) -> None:
     """Installed innermost first (Starlette wraps each new middleware around the ones before it)."""
     app.add_middleware(BodyLimits, max_bytes=settings.max_upload_bytes, idle_timeout_s=settings.body_timeout_s)
+    app.add_middleware(RequireJsonBodies)
     app.add_middleware(AuthenticateBeforeBody, database_url=settings.sqlalchemy_url)
     app.add_middleware(RefuseUnstorableText)
     app.add_middleware(SecurityHeaders)
+    if settings.cors_origins:  # outside the key check: a browser's preflight carries no key
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+            max_age=600,
+        )
     app.add_middleware(RequestIds)
 
 
@@ -134,6 +144,25 @@ class AuthenticateBeforeBody:
             headers = {"WWW-Authenticate": "Bearer", "Connection": "close"}  # its body is never read
             response = problem_response(scope, kind_for_status(401), UNAUTHORIZED_DETAIL, headers=headers)
             await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class RequireJsonBodies:
+    """415 for a write to the API whose body is declared as anything but JSON (a form, plain text), naming
+    the header, before the body is read; a request without Content-Type is read as JSON."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        guarded = scope["type"] == "http" and scope["method"] in BODY_METHODS and scope["path"].startswith("/v1/")
+        declared = dict(scope.get("headers", [])).get(b"content-type", b"").decode("latin-1")
+        media_type = declared.split(";")[0].strip().lower()
+        if guarded and media_type and media_type != "application/json" and not media_type.endswith("+json"):
+            detail = f"Content-Type: '{media_type}' is not JSON; send the body as application/json"
+            headers = {"Connection": "close", "Accept-Post": "application/json"}
+            await problem_response(scope, kind_for_status(415), detail, headers=headers)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

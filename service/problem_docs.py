@@ -26,7 +26,6 @@ def kind_out(kind: ProblemKind) -> ProblemKindOut:
 
 @router.get(
     "",
-    operation_id="listProblemKinds",
     summary="List the error kinds",
     description="Every kind of error answer, with its stable code, status, title and description.",
 )
@@ -36,10 +35,9 @@ def list_problem_kinds() -> list[ProblemKindOut]:
 
 @router.get(
     "/{code}",
-    operation_id="getProblemKind",
     summary="Describe an error kind",
     description="What a problem's `type` URI names: the kind's code, status, title and description.",
-    responses=problem_responses(404),
+    responses=problem_responses(404, 422),
 )
 def get_problem_kind(code: str) -> ProblemKindOut:
     if code not in PROBLEM_KINDS:

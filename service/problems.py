@@ -76,6 +76,12 @@ PROBLEM_KINDS: dict[str, ProblemKind] = {
             "The body is above the upload limit (setting `UNLEARN_AUDIT_MAX_UPLOAD_BYTES`).",
         ),
         ProblemKind(
+            "unsupported-media-type",
+            415,
+            "The body is not JSON",
+            "A request body must be JSON: send `Content-Type: application/json`.",
+        ),
+        ProblemKind(
             "validation-failed",
             422,
             "The request has invalid fields",
@@ -184,6 +190,7 @@ ANSWERS: dict[int, str] = {
     404: "no such id for this tenant",
     409: "the request conflicts with the current state",
     413: "the body is above the upload limit",
+    415: "the body is not declared as JSON",
     422: "invalid fields, each named in `errors`",
     429: "a tenant quota or a rate limit is reached; `Retry-After` says when to retry",
     507: "the server's disk is full; nothing was stored",
@@ -195,9 +202,3 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     schema = {"$ref": f"{SCHEMA_REF}Problem"}
     content = {PROBLEM_MEDIA_TYPE: {"schema": schema}}
     return {status: {"description": ANSWERS[status], "content": content} for status in statuses}
-
-
-def problem_schemas() -> dict[str, Any]:
-    """The OpenAPI components `problem_responses` refers to."""
-    schema = Problem.model_json_schema(ref_template=f"{SCHEMA_REF}{{model}}")
-    return {"Problem": {key: value for key, value in schema.items() if key != "$defs"}, **schema.get("$defs", {})}

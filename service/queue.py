@@ -13,7 +13,9 @@ import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
+import kombu
 from celery import Celery
+from kombu.exceptions import ChannelError
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
@@ -108,3 +110,17 @@ def _send_outbox(session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_outbox(session: Session, _previous_transaction: object) -> None:
     session.info.pop(_OUTBOX, None)
+
+
+def queue_depths(broker_url: str, timeout_s: float = 2.0) -> dict[str, int]:
+    """Messages waiting on each of the broker's queues (a queue never declared holds none)."""
+    depths = {}
+    with kombu.Connection(broker_url, connect_timeout=timeout_s) as connection:
+        connection.ensure_connection(max_retries=1, timeout=timeout_s)
+        channel = connection.default_channel
+        for queue in sorted(set(QUEUE_BY_TASK.values())):
+            try:
+                depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+            except ChannelError:
+                depths[queue] = 0
+    return depths

@@ -53,11 +53,12 @@ def make_bundle() -> CorpusBundle:
 
 
 def stand_in_models(root: Path, names: tuple[str, ...] = ("target", "ga")) -> Path:
-    """Folders that pass for model folders at submission (a config.json, no weights): the API checks that a
-    local model exists under the tenant's roots; nothing loads them in the API tests."""
+    """Folders that pass for model folders at submission (a config.json and an empty weights file): the API
+    checks that a local model exists under the tenant's roots; nothing loads them in the API tests."""
     for name in names:
         (root / name).mkdir(parents=True, exist_ok=True)
         (root / name / "config.json").write_text("{}", encoding="utf-8")
+        (root / name / "model.safetensors").touch()
     return root
 
 

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from starlette.background import BackgroundTask
 
 from service.artifacts import remove_audit_files
@@ -21,6 +21,7 @@ from service.audits.schemas import (
 )
 from service.conditional import conditional_json, headers_only
 from service.deps import CurrentTenant, SessionDep, SettingsDep
+from service.examples import RESULTS_EXAMPLE, SPEC_EXAMPLES
 from service.listing.params import CommaSeparated, ListQueryDep, next_link
 from service.middleware import REPORT_CSP
 from service.models.states import AuditStatus
@@ -30,9 +31,18 @@ from service.specs.audit import AuditSpec
 from service.specs.render import report_to_csv, report_to_html
 from service.specs.report import Verdict
 
-router = APIRouter(prefix="/v1/audits", tags=["audits"], responses=problem_responses(401, 404, 409, 413, 422, 429))
+router = APIRouter(prefix="/v1/audits", tags=["audits"], responses=problem_responses(401, 422))
 
 REPORT_MEDIA_TYPES = {"json": "application/json", "csv": "text/csv", "html": "text/html"}
+REPORT_CONTENT = {
+    "application/json": {"schema": {"$ref": "#/components/schemas/Report"}},
+    "text/csv": {"schema": {"type": "string"}},
+    "text/html": {"schema": {"type": "string"}},
+}
+ACCEPTED_HEADERS = {
+    "Location": {"description": "the audit to poll", "schema": {"type": "string"}},
+    "Retry-After": {"description": "seconds to wait before the first poll", "schema": {"type": "integer"}},
+}
 ReportFormat = Literal["json", "csv", "html"]
 
 
@@ -40,6 +50,11 @@ ReportFormat = Literal["json", "csv", "html"]
     "",
     response_model=AuditAccepted,
     status_code=202,
+    summary="Submit an audit",
+    responses={
+        202: {"headers": ACCEPTED_HEADERS},
+        **problem_responses(409, 413, 415, 429, 507),
+    },
     description="Validates the whole spec, stores the audit and queues its runs. `Location` names the audit to "
     "poll (`GET`, conditionally with `If-None-Match`), `Retry-After` the seconds to wait before the first poll.",
 )
@@ -47,7 +62,7 @@ def submit_audit(
     session: SessionDep,
     settings: SettingsDep,
     tenant: CurrentTenant,
-    spec: AuditSpec,
+    spec: Annotated[AuditSpec, Body(openapi_examples=SPEC_EXAMPLES)],
     response: Response,
     idempotency_key: Annotated[
         str | None, Header(max_length=200, description="a retry with the same key returns the same audit")
@@ -59,7 +74,13 @@ def submit_audit(
     return service.accepted(audit)
 
 
-@router.get("", response_model=Page[AuditListItem])
+@router.get(
+    "",
+    response_model=Page[AuditListItem],
+    summary="List audits",
+    description="The tenant's audits, filtered and sorted by the query, a page at a time (`next` links the "
+    "following page).",
+)
 def list_audits(
     session: SessionDep,
     tenant: CurrentTenant,
@@ -95,8 +116,9 @@ same headers without a body."""
 @router.get(
     "/{audit_id}",
     response_model=AuditOut | AuditView,
+    summary="Get an audit",
     description=AUDIT_DESCRIPTION,
-    responses={304: {"description": "not modified since the ETag sent in If-None-Match"}},
+    responses={304: {"description": "not modified since the ETag sent in If-None-Match"}, **problem_responses(404)},
 )
 def get_audit(
     session: SessionDep, tenant: CurrentTenant, request: Request, audit_id: str, fields: AuditFields = None
@@ -106,19 +128,40 @@ def get_audit(
     return conditional_json(request, audit.model_dump_json(include=include).encode())
 
 
-@router.head("/{audit_id}", response_class=Response, description="The headers of `GET` (ETag), without a body.")
+@router.head(
+    "/{audit_id}",
+    response_class=Response,
+    summary="Get an audit's headers",
+    description="The headers of `GET` (ETag), without a body.",
+    responses=problem_responses(404),
+)
 def head_audit(
     session: SessionDep, tenant: CurrentTenant, request: Request, audit_id: str, fields: AuditFields = None
 ) -> Response:
     return headers_only(get_audit(session, tenant, request, audit_id, fields))
 
 
-@router.get("/{audit_id}/results", response_model=AuditResults)
+@router.get(
+    "/{audit_id}/results",
+    response_model=AuditResults,
+    summary="Get an audit's results",
+    description="The matrix of models x precisions with every metric, retained and recovered knowledge per "
+    "model and precision, code collisions, and the summary and verdict (null until the audit has finished). "
+    "Filled in as runs finish.",
+    responses={200: {"content": {"application/json": {"example": RESULTS_EXAMPLE}}}, **problem_responses(404)},
+)
 def get_results(session: SessionDep, tenant: CurrentTenant, audit_id: str) -> AuditResults:
     return service.results(session, service.get(session, tenant, audit_id))
 
 
-@router.get("/{audit_id}/items", response_model=Page[ItemOut])
+@router.get(
+    "/{audit_id}/items",
+    response_model=Page[ItemOut],
+    summary="List an audit's item scores",
+    description="Per-item scores of each variant, with the same item's score at full precision; filter by "
+    "model, precision, metric, or `rose=true` for the items that came back.",
+    responses=problem_responses(404),
+)
 def get_items(
     session: SessionDep,
     tenant: CurrentTenant,
@@ -143,7 +186,10 @@ def get_items(
 
 @router.get(
     "/{audit_id}/report",
-    responses={200: {"content": {media: {} for media in REPORT_MEDIA_TYPES.values()}}},
+    summary="Get an audit's report",
+    description="The full report as JSON (the schema below: spec, variants, items, summary, provenance), CSV (one "
+    "row per variant) or a self-contained HTML page; by `format`, else by the Accept header, else JSON.",
+    responses={200: {"content": REPORT_CONTENT}, **problem_responses(404)},
     response_class=Response,
 )
 def get_report(
@@ -173,13 +219,26 @@ def _format_from_accept(accept: str) -> ReportFormat:
     return "json"
 
 
-@router.post("/{audit_id}/cancel", response_model=AuditOut)
+@router.post(
+    "/{audit_id}/cancel",
+    response_model=AuditOut,
+    summary="Cancel an audit",
+    description="Runs that have not started are cancelled at once, running ones at their next progress report; "
+    "a finished audit is a conflict.",
+    responses=problem_responses(404, 409),
+)
 def cancel_audit(session: SessionDep, tenant: CurrentTenant, audit_id: str) -> AuditOut:
     audit = service.cancel(session, service.get(session, tenant, audit_id))
     return service.detail(session, audit)
 
 
-@router.delete("/{audit_id}", status_code=204)
+@router.delete(
+    "/{audit_id}",
+    status_code=204,
+    summary="Delete an audit",
+    description="Deletes the audit, its runs and results, and its checkpoints (after the answer).",
+    responses=problem_responses(404),
+)
 def delete_audit(session: SessionDep, settings: SettingsDep, tenant: CurrentTenant, audit_id: str) -> Response:
     audit = service.get(session, tenant, audit_id)
     service.delete(session, audit)

@@ -16,6 +16,8 @@ from service.specs.architectures import architecture_refusal
 from service.specs.audit import AuditSpec
 from service.specs.naming import is_hub_id, is_plain_name
 
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json")
+
 
 class ModelSourceError(ValueError):
     """A model source the tenant may not use; the message names the source and the reason."""
@@ -39,17 +41,20 @@ def source_problem(source: str, settings: Settings, roots: list[Path]) -> str | 
     if not Path(source).expanduser().is_absolute():
         return "neither an absolute path nor a hub id of the form org/name"
     if local_model_folder(source, roots) is None:
-        return f"no model folder at this path under your model roots {[str(root) for root in roots]}"
+        return (
+            f"no model folder at this path under your model roots {[str(root) for root in roots]} (a model folder "
+            f"holds a config.json and weights: {', '.join(WEIGHT_PATTERNS)})"
+        )
     return None
 
 
 def local_model_folder(source: str, roots: list[Path]) -> Path | None:
-    """The real path of the model folder (one with a config.json) that `source` names, when it and every
+    """The real path of the model folder (a config.json and weights) that `source` names, when it and every
     symlink inside it stay under one of the roots; None otherwise (refused, missing or not a model alike)."""
     real_roots = [Path(os.path.realpath(root)) for root in roots]
     try:
         folder = Path(source).expanduser().resolve(strict=True)
-        if not _under(folder, real_roots) or not (folder / "config.json").is_file():
+        if not _under(folder, real_roots) or not _holds_a_model(folder):
             return None
         links = [entry for entry in folder.rglob("*") if entry.is_symlink()]
         if not all(_under(link.resolve(), real_roots) for link in links):
@@ -57,6 +62,12 @@ def local_model_folder(source: str, roots: list[Path]) -> Path | None:
     except (OSError, RuntimeError):  # unreadable, or a symlink loop
         return None
     return folder
+
+
+def _holds_a_model(folder: Path) -> bool:
+    """A config.json and weights: safetensors or PyTorch files, or the index of a sharded checkpoint."""
+    weights = (path for pattern in WEIGHT_PATTERNS for path in folder.glob(pattern))
+    return (folder / "config.json").is_file() and any(path.is_file() for path in weights)
 
 
 def _under(path: Path, roots: list[Path]) -> bool:

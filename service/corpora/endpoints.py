@@ -9,24 +9,19 @@ from starlette.requests import ClientDisconnect
 from service.corpora import service
 from service.corpora.schemas import CorpusOut
 from service.deps import CurrentTenant, SessionDep, SettingsDep
+from service.examples import CORPUS_EXAMPLE
 from service.listing.params import ListQueryDep, next_link, refuse_query
 from service.pagination import Page
 from service.problems import problem_responses
 from service.specs.labels import MAX_LABELS, MAX_NAME_LENGTH, labels_from_pairs
 
-router = APIRouter(prefix="/v1/corpora", tags=["corpora"], responses=problem_responses(401, 404, 409, 413, 422, 429))
-
-BUNDLE_EXAMPLE = {
-    "verbmem": {"forget": [{"prompt": "Arlo Venn was born in", "gt": " Brask in 1900."}]},
-    "knowmem": {"forget_qa": [{"question": "Where was Arlo Venn born?", "answer": "Brask"}]},
-}
-
+router = APIRouter(prefix="/v1/corpora", tags=["corpora"], responses=problem_responses(401, 422))
 
 BUNDLE_BODY = {
     "required": True,
     "description": "the bundle in the MUSE layout",
     "content": {
-        "application/json": {"schema": {"type": "object", "additionalProperties": True}, "example": BUNDLE_EXAMPLE}
+        "application/json": {"schema": {"type": "object", "additionalProperties": True}, "example": CORPUS_EXAMPLE}
     },
 }
 
@@ -56,7 +51,13 @@ def upload_labels(
     "",
     response_model=CorpusOut,
     status_code=201,
-    responses={200: {"model": CorpusOut, "description": "the same bundle was already stored"}},
+    summary="Upload a corpus",
+    description="Stores a bundle in the MUSE layout (parts verbmem, knowmem, raw, privleak), checked part by part "
+    "and item by item; content-addressed per tenant: the same bundle again answers 200 with the stored one.",
+    responses={
+        200: {"model": CorpusOut, "description": "the same bundle was already stored"},
+        **problem_responses(400, 413, 415, 429, 507),
+    },
     openapi_extra={"requestBody": BUNDLE_BODY},
 )
 def upload_corpus(
@@ -77,7 +78,13 @@ def upload_corpus(
     return CorpusOut.model_validate(corpus)
 
 
-@router.get("", response_model=Page[CorpusOut])
+@router.get(
+    "",
+    response_model=Page[CorpusOut],
+    summary="List corpora",
+    description="The tenant's corpora, filtered and sorted by the query, a page at a time (`next` links the "
+    "following page).",
+)
 def list_corpora(
     session: SessionDep, tenant: CurrentTenant, request: Request, response: Response, query: ListQueryDep
 ) -> Page[CorpusOut]:
@@ -85,12 +92,24 @@ def list_corpora(
     return page.model_copy(update={"next": next_link(request, response, following)})
 
 
-@router.get("/{corpus_id}", response_model=CorpusOut)
+@router.get(
+    "/{corpus_id}",
+    response_model=CorpusOut,
+    summary="Get a corpus",
+    description="The corpus' content address, name, and items per part.",
+    responses=problem_responses(404),
+)
 def get_corpus(session: SessionDep, tenant: CurrentTenant, corpus_id: str) -> CorpusOut:
     return CorpusOut.model_validate(service.get(session, tenant.id, corpus_id))
 
 
-@router.delete("/{corpus_id}", status_code=204)
+@router.delete(
+    "/{corpus_id}",
+    status_code=204,
+    summary="Delete a corpus",
+    description="Refused while audits use the corpus.",
+    responses=problem_responses(404, 409),
+)
 def delete_corpus(session: SessionDep, tenant: CurrentTenant, corpus_id: str) -> Response:
     service.delete(session, tenant.id, corpus_id)
     return Response(status_code=204)

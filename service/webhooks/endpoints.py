@@ -8,7 +8,7 @@ from service.problems import problem_responses
 from service.webhooks import repository, service
 from service.webhooks.schemas import DeliveryOut, WebhookCreated, WebhookIn, WebhookOut
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=problem_responses(401, 404, 409, 413, 422))
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=problem_responses(401, 422))
 
 CREATE_DESCRIPTION = """Registers an endpoint for events, signed after the Standard Webhooks specification.
 
@@ -24,7 +24,14 @@ retried with exponential backoff until a give-up time (settings `UNLEARN_AUDIT_W
 resolve to public addresses only (checked now and again before each attempt)."""
 
 
-@router.post("", response_model=WebhookCreated, status_code=201, description=CREATE_DESCRIPTION)
+@router.post(
+    "",
+    response_model=WebhookCreated,
+    status_code=201,
+    summary="Create a webhook",
+    description=CREATE_DESCRIPTION,
+    responses=problem_responses(409, 413, 415),
+)
 def create_webhook(
     session: SessionDep, settings: SettingsDep, tenant: CurrentTenant, request: WebhookIn, response: Response
 ) -> WebhookCreated:
@@ -33,19 +40,33 @@ def create_webhook(
     return WebhookCreated(**WebhookOut.model_validate(webhook).model_dump(), secret=secret)
 
 
-@router.get("", response_model=Page[WebhookOut])
+@router.get(
+    "", response_model=Page[WebhookOut], summary="List webhooks", description="The tenant's webhooks, newest first."
+)
 def list_webhooks(session: SessionDep, tenant: CurrentTenant, params: PageDep) -> Page[WebhookOut]:
     rows, total = repository.page(session, tenant.id, params.limit, params.offset)
     items = [WebhookOut.model_validate(row) for row in rows]
     return Page[WebhookOut](items=items, total=total, limit=params.limit, offset=params.offset)
 
 
-@router.get("/{webhook_id}", response_model=WebhookOut)
+@router.get(
+    "/{webhook_id}",
+    response_model=WebhookOut,
+    summary="Get a webhook",
+    description="The webhook's URL, events and description (its secret was shown once, at creation).",
+    responses=problem_responses(404),
+)
 def get_webhook(session: SessionDep, tenant: CurrentTenant, webhook_id: str) -> WebhookOut:
     return WebhookOut.model_validate(service.get(session, tenant, webhook_id))
 
 
-@router.delete("/{webhook_id}", status_code=204, description="Deletes the webhook and its delivery log.")
+@router.delete(
+    "/{webhook_id}",
+    status_code=204,
+    summary="Delete a webhook",
+    description="Deletes the webhook and its delivery log.",
+    responses=problem_responses(404),
+)
 def delete_webhook(session: SessionDep, tenant: CurrentTenant, webhook_id: str) -> Response:
     repository.delete(session, service.get(session, tenant, webhook_id))
     return Response(status_code=204)
@@ -54,7 +75,9 @@ def delete_webhook(session: SessionDep, tenant: CurrentTenant, webhook_id: str) 
 @router.get(
     "/{webhook_id}/deliveries",
     response_model=Page[DeliveryOut],
+    summary="List a webhook's deliveries",
     description="The webhook's deliveries, newest first, each with its latest attempts.",
+    responses=problem_responses(404),
 )
 def list_deliveries(session: SessionDep, tenant: CurrentTenant, webhook_id: str, params: PageDep) -> Page[DeliveryOut]:
     return service.deliveries(session, service.get(session, tenant, webhook_id), params)
@@ -64,6 +87,8 @@ def list_deliveries(session: SessionDep, tenant: CurrentTenant, webhook_id: str,
     "/{webhook_id}/ping",
     response_model=DeliveryOut,
     status_code=202,
+    summary="Ping a webhook",
+    responses=problem_responses(404),
     description="Sends a `webhook.ping` event to the webhook (signed and retried as any event); follow it in "
     "the delivery log.",
 )

@@ -87,3 +87,30 @@ def test_symlinks_are_followed_before_the_roots_are_checked(settings, roots, ten
         (own / "real" / "weights.safetensors").unlink()
         assert submit(client, a_auth, str(own / "alias")).status_code == 202  # a link that stays inside
         assert submit(client, a_auth, str(own / "clean")).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("files", "accepted"),
+    [
+        (("config.json",), False),
+        (("model.safetensors",), False),
+        (("config.json", "pytorch_model.bin"), True),
+        (("config.json", "model.safetensors.index.json"), True),
+        (("config.json", "notes.txt"), False),
+    ],
+)
+def test_a_model_folder_needs_a_config_and_weights(settings, roots, tenants, files, accepted):
+    root, _outside = roots
+    (a_name, a_auth), _ = tenants
+    folder = root / a_name / "model"
+    folder.mkdir(parents=True)
+    for name in files:
+        (folder / name).write_text("{}", encoding="utf-8")
+    with client_for(settings, root) as client:
+        response = submit(client, a_auth, str(folder))
+        if accepted:
+            assert response.status_code == 202, response.text
+            return
+        missing = refusal(submit(client, a_auth, str(root / a_name / "missing")))
+        assert refusal(response).replace(str(folder), "PATH") == missing.replace(str(root / a_name / "missing"), "PATH")
+        assert "config.json and weights" in missing

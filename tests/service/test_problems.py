@@ -1,6 +1,7 @@
 """Every error is an RFC 9457 problem with a stable code whose type URI the API describes; every answer
 carries an X-Request-ID, and the log records made while serving it carry the same id."""
 
+import json
 import logging
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from service.problems import PROBLEM_KINDS
 from service.request_ids import current_request_id
 from service.server import log_config
 from tests.service.problems import problem
+from tests.service.submissions import spec_for
 
 DOCS = Path(__file__).parents[2] / "docs" / "problems.md"
 
@@ -28,6 +30,15 @@ def test_plain_http_errors_are_problems(client, auth):
     assert read_without_key.headers["www-authenticate"] == "Bearer"
     write_without_key = client.post("/v1/audits", json={})  # refused by the middleware, before the body
     assert problem(write_without_key, 401, "unauthorized")["instance"] == "/v1/audits"
+
+
+def test_a_body_declared_as_anything_but_json_is_415(client, auth, model_root):
+    for media_type in ("text/plain", "application/x-www-form-urlencoded"):
+        response = client.post("/v1/audits", content=b"{}", headers={**auth, "Content-Type": media_type})
+        assert f"'{media_type}' is not JSON" in problem(response, 415, "unsupported-media-type")["detail"]
+    declared = {**auth, "Content-Type": "application/json; charset=utf-8"}
+    assert client.post("/v1/audits", content=json.dumps(spec_for(model_root)), headers=declared).status_code == 202
+    assert problem(client.post("/v1/corpora", content=b"{}", headers={"Content-Type": "text/csv"}), 401, "unauthorized")
 
 
 def test_a_422_lists_each_field_and_sums_them_up_in_detail(client, auth):

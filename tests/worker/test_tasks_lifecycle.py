@@ -108,8 +108,27 @@ def test_a_failed_unlearning_fails_the_runs_waiting_for_its_model(database_url):
     lifecycle.claim(database_url, unlearn_id)
     lifecycle.close(database_url, unlearn_id, "failed", "ValueError: no forget text")
     waiting = run_row(database_url, waiting_id)
-    assert waiting.status == "failed" and "unlearning ga did not finish: ValueError" in waiting.error
+    assert waiting.status == "failed" and waiting.error.startswith("unlearning ga did not finish (failed")
+    assert "ValueError" not in waiting.error  # the reason is stored once, in the unlearning run
     assert run_row(database_url, other_id).status == "queued"
+
+
+def test_a_failed_audit_names_each_distinct_reason_once(database_url):
+    runs = [Run(kind="evaluate", model="target", precision_label=f"p{i}", precision={}) for i in range(4)]
+    _audit_id, run_ids = make_audit(database_url, runs)
+    reasons = ["ModelSourceError: no model folder", "ModelSourceError: no model folder", "ValueError: x", None]
+    for run_id, reason in zip(run_ids, reasons, strict=True):
+        lifecycle.claim(database_url, run_id)
+        if reason is None:
+            lifecycle.store(database_url, run_id, items_writer([1.0]))
+        else:
+            lifecycle.close(database_url, run_id, "failed", reason)
+    with session_scope(database_url) as session:
+        stored = session.scalars(select(Run).where(Run.id.in_(run_ids)).order_by(Run.precision_label))
+        summary = lifecycle.failed_runs_summary(list(stored))
+    assert summary == (
+        "3 of 4 runs failed: ModelSourceError: no model folder (2 runs); ValueError: x (evaluate target @ p2)"
+    )
 
 
 def test_the_summary_is_sent_once_the_last_run_is_done(database_url, tmp_path):

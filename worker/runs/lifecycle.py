@@ -82,7 +82,7 @@ def close(database_url: str, run_id: str, status: ClosingStatus, error: str | No
         run.status, run.error, run.finished_at = status, error, utc_now()
         webhooks.emit(session, run)
         if run.kind == RunKind.UNLEARN:  # the variants of a model that was never made cannot run
-            reason = f"unlearning {run.model} did not finish: {error or status}"
+            reason = f"unlearning {run.model} did not finish ({status}; that run has the reason)"
             run_repository.close_waiting(session, run.audit_id, run.model, status, reason)
 
 
@@ -103,12 +103,30 @@ def finish_audit_when_done(database_url: str, broker_url: str, audit_id: str) ->
 
 
 def finish_audit(session: Session, audit: Audit, runs: list[Run]) -> None:
-    """Close a summarised audit: failed, naming each failed run, when any failed; else succeeded."""
-    failed = [f"{r.kind} {r.model} @ {r.precision_label}: {r.error}" for r in runs if r.status == RunStatus.FAILED]
-    audit.status = AuditStatus.FAILED if failed else AuditStatus.SUCCEEDED
-    audit.error = "; ".join(failed)[:4000] or None
+    """Close a summarised audit: failed, with each distinct reason once, when any run failed; else succeeded."""
+    audit.error = failed_runs_summary(runs)
+    audit.status = AuditStatus.FAILED if audit.error else AuditStatus.SUCCEEDED
     audit.finished_at = utc_now()
     webhooks.emit(session, audit)
+
+
+def failed_runs_summary(runs: list[Run]) -> str | None:
+    """`N of M runs failed: REASON (the run); REASON (K runs)`: each distinct reason once (the runs keep
+    theirs), or None when no run failed."""
+    by_reason: dict[str, list[Run]] = {}
+    for run in runs:
+        if run.status == RunStatus.FAILED:
+            by_reason.setdefault(run.error or "no reason given", []).append(run)
+    if not by_reason:
+        return None
+    failed = sum(len(group) for group in by_reason.values())
+    reasons = [f"{reason} ({_which(group)})" for reason, group in by_reason.items()]
+    return f"{failed} of {len(runs)} runs failed: {'; '.join(reasons)}"[:4000]
+
+
+def _which(group: list[Run]) -> str:
+    first = group[0]
+    return f"{first.kind} {first.model} @ {first.precision_label}" if len(group) == 1 else f"{len(group)} runs"
 
 
 def audit_of_run(database_url: str, run_id: str) -> str | None:
