@@ -21,16 +21,16 @@ from service.audits.schemas import (
 )
 from service.conditional import conditional_json, headers_only
 from service.deps import CurrentTenant, SessionDep, SettingsDep
-from service.errors import ERROR_RESPONSES
 from service.listing.params import CommaSeparated, ListQueryDep, next_link
 from service.middleware import REPORT_CSP
 from service.models.states import AuditStatus
 from service.pagination import Page, PageDep
+from service.problems import problem_responses
 from service.specs.audit import AuditSpec
 from service.specs.render import report_to_csv, report_to_html
 from service.specs.report import Verdict
 
-router = APIRouter(prefix="/v1/audits", tags=["audits"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1/audits", tags=["audits"], responses=problem_responses(401, 404, 409, 413, 422, 429))
 
 REPORT_MEDIA_TYPES = {"json": "application/json", "csv": "text/csv", "html": "text/html"}
 ReportFormat = Literal["json", "csv", "html"]

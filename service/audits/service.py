@@ -6,8 +6,11 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service import quotas
 from service.audits import repository
-from service.audits.report import load_report, stored_spec
+from service.audits.limits import limit_problems
+from service.audits.progress import run_counts, share_done
+from service.audits.report import load_report, stated_summary, stored_spec
 from service.audits.schemas import (
     AuditAccepted,
     AuditListItem,
@@ -19,7 +22,6 @@ from service.audits.schemas import (
     MatrixCell,
     MetricMeaning,
     RunOut,
-    StageProgress,
 )
 from service.audits.sources import architecture_problems, source_problems, tenant_model_roots
 from service.config import Settings
@@ -63,6 +65,7 @@ def submit(
         if existing is not None:
             return same_request(existing, audit), False
     runs = plan_runs(spec)
+    quotas.check_unfinished_runs(session, tenant.id, len(runs), settings.max_unfinished_runs_per_tenant)
     try:
         with session.begin_nested():
             repository.add(session, audit, runs)
@@ -78,6 +81,9 @@ def submit(
 
 
 def check_submission(spec: AuditSpec, settings: Settings, tenant: Tenant) -> None:
+    over_limits = limit_problems(spec, settings, planned_runs=len(plan_runs(spec)))
+    if over_limits:  # refused before any folder is looked at
+        raise FieldError(over_limits)
     roots = tenant_model_roots(settings, tenant.name)
     problems = source_problems(spec, settings, roots)
     if not problems:  # only folders under the tenant's roots are read
@@ -101,7 +107,9 @@ def resolve_corpus(session: Session, settings: Settings, tenant: Tenant, spec: A
         return corpus
     document = corpora_service.validate_bundle(spec.corpus, ("corpus",), settings.max_corpus_items)
     check_corpus_inputs(spec, part_counts(document))
-    corpus, _created = corpora_service.store_bundle(session, tenant.id, document, name=None, labels={})
+    corpus, _created = corpora_service.store_bundle(
+        session, tenant.id, document, None, {}, settings.max_corpus_bytes_per_tenant
+    )
     return corpus
 
 
@@ -115,7 +123,9 @@ def check_corpus_inputs(spec: AuditSpec, present_parts: Collection[str]) -> None
 def same_request(existing: Audit, requested: Audit) -> Audit:
     asked = (requested.spec, requested.name, requested.labels)
     if (existing.spec, existing.name, existing.labels) != asked:
-        raise ConflictError("Idempotency-Key: this key was already used for a different audit spec")
+        raise ConflictError(
+            "idempotency-key-reused", "Idempotency-Key: this key was already used for a different audit spec"
+        )
     return existing
 
 
@@ -196,23 +206,22 @@ def list_item(audit: Audit, runs: list[Run]) -> AuditListItem:
         finished_at=audit.finished_at,
         models=spec.model_names,
         precisions=spec.precision_labels,
-        verdict=(audit.summary or {}).get("verdict"),
-        share_done=progress_of(runs).share_done,
+        verdict=(stated_summary(audit) or {}).get("verdict"),
+        share_done=share_done(runs),
         updated_at=max([audit.updated_at, *(run.updated_at for run in runs)]),
     )
 
 
 def progress_of(runs: list[Run]) -> AuditProgress:
-    by_kind: dict[str, StageProgress] = {}
-    for run in runs:
-        stage = by_kind.setdefault(run.kind, StageProgress(done=0, total=0))
-        stage.total += 1
-        stage.done += run.status in RunStatus.finished()
-    shares = [1.0 if run.status in RunStatus.finished() else run.share_done for run in runs]
+    kinds = dict.fromkeys(run.kind for run in runs)
+    by_kind = {kind: run_counts([run for run in runs if run.kind == kind]) for kind in kinds}
+    counts = run_counts(runs)
     return AuditProgress(
-        share_done=sum(shares) / len(shares) if shares else 0.0,
-        runs_done=sum(stage.done for stage in by_kind.values()),
-        runs_total=len(runs),
+        share_done=share_done(runs),
+        runs_done=counts.done,
+        runs_failed=counts.failed,
+        runs_cancelled=counts.cancelled,
+        runs_total=counts.total,
         by_kind=by_kind,
     )
 
@@ -229,7 +238,8 @@ def _seconds(started: datetime | None, finished: datetime | None) -> float | Non
 
 
 def results(session: Session, audit: Audit) -> AuditResults:
-    """The matrix, retained share and recovery, collisions and verdict (summary null until the final task)."""
+    """The matrix, retained share and recovery, collisions, the audit's status, and its summary and verdict once
+    it succeeded (null before, and for a failed or cancelled audit)."""
     spec = stored_spec(audit)
     report = load_report(session, audit, with_items=False)
     return AuditResults(
@@ -247,7 +257,7 @@ def results(session: Session, audit: Audit) -> AuditResults:
             for v in report.variants
             if v.collision is not None
         ],
-        summary=report.summary if audit.summary else None,
+        summary=report.summary if stated_summary(audit) else None,
         verdict=report.summary.verdict,
         unlearning=report.unlearning,
     )
@@ -271,7 +281,7 @@ def items(session: Session, audit: Audit, item_filter: repository.ItemFilter, pa
 def cancel(session: Session, audit: Audit) -> Audit:
     """Queued runs stop at once; running ones stop at their next progress report. Stored results stay."""
     if audit.status in (AuditStatus.SUCCEEDED, AuditStatus.FAILED):
-        raise ConflictError(f"audit '{audit.id}' has already finished ({audit.status})")
+        raise ConflictError("audit-finished", f"audit '{audit.id}' has already finished ({audit.status})")
     if audit.status != AuditStatus.CANCELLED:
         audit.status = AuditStatus.CANCELLED
         audit.finished_at = utc_now()

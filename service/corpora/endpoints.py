@@ -9,12 +9,12 @@ from starlette.requests import ClientDisconnect
 from service.corpora import service
 from service.corpora.schemas import CorpusOut
 from service.deps import CurrentTenant, SessionDep, SettingsDep
-from service.errors import ERROR_RESPONSES
 from service.listing.params import ListQueryDep, next_link, refuse_query
 from service.pagination import Page
+from service.problems import problem_responses
 from service.specs.labels import MAX_LABELS, MAX_NAME_LENGTH, labels_from_pairs
 
-router = APIRouter(prefix="/v1/corpora", tags=["corpora"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1/corpora", tags=["corpora"], responses=problem_responses(401, 404, 409, 413, 422, 429))
 
 BUNDLE_EXAMPLE = {
     "verbmem": {"forget": [{"prompt": "Arlo Venn was born in", "gt": " Brask in 1900."}]},
@@ -69,7 +69,9 @@ def upload_corpus(
     name: Annotated[str | None, Query(min_length=1, max_length=MAX_NAME_LENGTH, description="for lists")] = None,
 ) -> CorpusOut:
     checked = service.validate_bundle(document, (), settings.max_corpus_items)
-    corpus, created = service.store_bundle(session, tenant.id, checked, name, labels)
+    corpus, created = service.store_bundle(
+        session, tenant.id, checked, name, labels, settings.max_corpus_bytes_per_tenant
+    )
     if not created:
         response.status_code = 200
     return CorpusOut.model_validate(corpus)

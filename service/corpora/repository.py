@@ -14,6 +14,11 @@ def by_sha256(session: Session, tenant_id: str, sha256: str) -> Corpus | None:
     return session.scalars(select(Corpus).where(Corpus.sha256 == sha256, Corpus.tenant_id == tenant_id)).one_or_none()
 
 
+def stored_bytes(session: Session, tenant_id: str) -> int:
+    """What the tenant's corpora take, together."""
+    return session.scalar(select(func.sum(Corpus.size_bytes)).where(Corpus.tenant_id == tenant_id)) or 0
+
+
 def add(session: Session, corpus: Corpus) -> Corpus:
     session.add(corpus)
     session.flush()

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service import quotas
 from service.corpora import repository
 from service.corpora.schemas import CorpusOut
 from service.errors import ConflictError, FieldError, NotFoundError
@@ -66,14 +67,20 @@ def _field_error(error: CorpusError, location: tuple[str | int, ...]) -> FieldEr
 
 
 def store_bundle(
-    session: Session, tenant_id: str, document: BundleDocument, name: str | None, labels: dict[str, str]
+    session: Session,
+    tenant_id: str,
+    document: BundleDocument,
+    name: str | None,
+    labels: dict[str, str],
+    max_tenant_bytes: int,
 ) -> tuple[Corpus, bool]:
-    """The tenant's corpus with this content (created when new, with this name and these labels) and whether it
-    was created now."""
+    """The tenant's corpus with this content (created when new, with this name and these labels, within the
+    tenant's corpus quota) and whether it was created now."""
     sha256, size_bytes = content_address(document)
     existing = repository.by_sha256(session, tenant_id, sha256)
     if existing is not None:
         return existing, False
+    quotas.check_corpus_bytes(session, tenant_id, size_bytes, max_tenant_bytes)
     corpus = Corpus(
         tenant_id=tenant_id,
         sha256=sha256,
@@ -109,5 +116,5 @@ def delete(session: Session, tenant_id: str, corpus_id: str) -> None:
     corpus = get(session, tenant_id, corpus_id)
     users = repository.audits_using(session, corpus.id)
     if users:
-        raise ConflictError(f"corpus '{corpus_id}' is used by {users} audit(s): delete them first")
+        raise ConflictError("corpus-in-use", f"corpus '{corpus_id}' is used by {users} audit(s): delete them first")
     repository.delete(session, corpus)

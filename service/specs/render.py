@@ -3,13 +3,14 @@
 import csv
 import html
 import io
+from datetime import datetime
 
 from service.specs.metrics import KNOWLEDGE_METRICS, METRICS
 from service.specs.report import Report
 
 CSV_COLUMNS = (
     "model", "precision", "metric", "value", "ci_low", "ci_high", "unit", "n_items", "n_truncated",
-    "retained", "recovery", "verdict", "collision", "skipped_reason",
+    "retained", "recovery", "verdict", "collision", "collision_moved", "skipped_reason",
 )  # fmt: skip
 
 PLOT_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
@@ -18,7 +19,9 @@ PLOT_MARKERS = ("circle", "square", "triangle", "diamond")
 
 
 def report_to_csv(report: Report) -> str:
+    """Rows per variant and metric; an incomplete audit's CSV starts with `# INCOMPLETE ...` comment lines."""
     buffer = io.StringIO()
+    buffer.write("".join(f"# {line}\n" for line in incomplete_lines(report)))
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     summary = report.summary
@@ -41,6 +44,7 @@ def report_to_csv(report: Report) -> str:
                     "recovery": _csv_number(summary.recovery.get(variant.model, {}).get(label, {}).get(metric)),
                     "verdict": summary.verdicts.get(variant.model, {}).get(label, ""),
                     "collision": _csv_number(variant.collision.overall if variant.collision else None),
+                    "collision_moved": _csv_number(variant.collision.moved if variant.collision else None),
                     "skipped_reason": (detail.skipped_reason or "") if detail else "",
                 }
             )
@@ -56,9 +60,11 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def report_to_html(report: Report) -> str:
-    """One page with no external asset: verdicts, results matrix, retained-share plot, collision, evidence."""
+    """One page with no external asset: verdicts, results matrix, retained-share plot, collision, evidence.
+
+    An incomplete audit's page opens with the INCOMPLETE stamp instead of a verdict."""
     sections = [
-        _verdict_section(report),
+        _incomplete_stamp(report) if not report.complete else _verdict_section(report),
         _matrix_section(report),
         _plot_section(report),
         _collision_section(report),
@@ -81,7 +87,35 @@ th,td{border:1px solid #bbb;padding:.25rem .5rem;text-align:right}th{background:
 td.l,th.l{text-align:left}.pass{color:#17622a}.fail{color:#a3161a;font-weight:bold}
 .utility_lost{color:#8a5a00;font-weight:bold}.note{color:#555;font-size:.85rem}
 pre{white-space:pre-wrap;max-width:30rem;margin:0;font-size:.8rem}
+.stamp{border:3px solid #a3161a;padding:.5rem 1rem;margin:1rem 0}.stamp h2{color:#a3161a;margin:.25rem 0}
 """
+
+
+def incomplete_lines(report: Report) -> list[str]:
+    """The INCOMPLETE stamp as lines of text (none for a complete report): status, runs, audit id and times."""
+    audit = report.audit
+    if audit is None or audit.complete:
+        return []
+    runs = audit.runs
+    return [
+        f"INCOMPLETE: audit {audit.status}, no verdict is stated",
+        f"runs: {runs.done} done, {runs.cancelled} cancelled, {runs.failed} failed, of {runs.total}",
+        f"audit {audit.id}; submitted {_time(audit.submitted_at)}; started {_time(audit.started_at)}; "
+        f"finished {_time(audit.finished_at)}",
+    ]
+
+
+def _time(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.isoformat(timespec="seconds")
+
+
+def _incomplete_stamp(report: Report) -> str:
+    lines = incomplete_lines(report)
+    return (
+        f"<div class='stamp' role='alert'><h2>{html.escape(lines[0])}</h2>"
+        + "".join(f"<p>{html.escape(line)}</p>" for line in lines[1:])
+        + "</div>"
+    )
 
 
 def _verdict_section(report: Report) -> str:
@@ -135,14 +169,15 @@ def _matrix_section(report: Report) -> str:
             )
             share = f"<br><span class='note'>retained {_fmt(retained[metric], 2)}</span>" if metric in retained else ""
             cells.append(f"<td>{_fmt(variant.metrics.get(metric))}{interval}{share}</td>")
-        collision = _fmt(variant.collision.overall, 4) if variant.collision else ""
+        collision = _fmt(variant.collision.moved, 4) if variant.collision else ""
         rows.append(
             f"<tr><th class='l'>{html.escape(variant.model)}</th><td class='l'>{html.escape(variant.precision_label)}"
             f"</td>{''.join(cells)}<td>{collision}</td></tr>"
         )
     return (
         "<h2>Results</h2><table><tr><th class='l'>model</th><th class='l'>precision</th>"
-        f"{header}<th>bucket collision</th></tr>{''.join(rows)}</table>"
+        f"{header}<th>bucket collision<br><span class='note'>share of moved weights</span></th></tr>"
+        f"{''.join(rows)}</table>"
     )
 
 
@@ -214,8 +249,10 @@ def _marker(n: int, px: float, py: float, colour: str) -> str:
 
 
 def _collision_section(report: Report) -> str:
+    """Per (unlearned model, quantizer): the share of moved weights whose code stayed the target's, explained."""
     rows = [
         f"<tr><th class='l'>{html.escape(v.model)}</th><td class='l'>{html.escape(v.precision_label)}</td>"
+        f"<td>{_fmt(v.collision.moved, 4)}</td><td>{v.collision.n_moved}</td>"
         f"<td>{_fmt(v.collision.overall, 4)}</td><td>{_fmt(v.collision.scales_equal, 4)}</td>"
         f"<td>{v.collision.n_weights}</td><td>{'approximate' if v.collision.approximate else 'exact'}</td></tr>"
         for v in report.variants
@@ -224,8 +261,13 @@ def _collision_section(report: Report) -> str:
     if not rows:
         return ""
     return (
-        "<h2>Bucket collision (share of equal quantized codes, unlearned vs target)</h2><table><tr>"
-        "<th class='l'>model</th><th class='l'>precision</th><th>equal codes</th><th>equal scales</th>"
+        "<h2>Bucket collision: how much of the unlearning update quantization erases</h2>"
+        "<p class='note'>Of the weights that unlearning changed (they differ from the target's at full precision), "
+        "the share whose quantized code is still the target's: at that precision those changes are erased, so a "
+        "share near 1 explains knowledge coming back. The share over all quantized weights is near 1 whenever "
+        "most weights were never touched, and says little by itself.</p><table><tr>"
+        "<th class='l'>model</th><th class='l'>precision</th><th>moved weights with the target's code</th>"
+        "<th>moved weights</th><th>equal codes, all weights</th><th>equal scales</th>"
         f"<th>weights</th><th>codes</th></tr>{''.join(rows)}</table>"
     )
 
@@ -260,7 +302,8 @@ def _evidence_section(report: Report) -> str:
             f"<td class='l'><pre>{html.escape(quantized.output or '')}</pre></td></tr>"
         )
     if not rows:
-        return "<h2>Evidence</h2><p class='note'>No forget item scored higher after quantization.</p>"
+        so_far = "" if report.complete else " in the runs stored so far"
+        return f"<h2>Evidence</h2><p class='note'>No forget item scored higher after quantization{so_far}.</p>"
     return (
         "<h2>Evidence: forget items that came back with quantization</h2><table><tr><th class='l'>model</th>"
         "<th class='l'>precision</th><th class='l'>item</th><th>score</th><th class='l'>ground truth</th>"

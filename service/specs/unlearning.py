@@ -1,22 +1,46 @@
-"""Unlearning method configs (DESIGN 9): a discriminated union on `method`.
+"""Unlearning method configs (DESIGN 9): a union of two families told apart by `method`.
 
 Every entry of a spec's `unlearning` list names the model it produces (`name`), which then joins the
 audit as an unlearned model. The engine implements each method in worker/engine/unlearning.
+
+The gradient family's user-facing names are data: GRADIENT_METHODS maps each to its forget loss, its
+retain loss (or none) and whether SURE selects the trained modules. The engine composes the named losses
+(worker/engine/unlearning/terms.py), so a new loss is one class there and one row here.
 """
 
-from typing import Annotated, Literal, get_args
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag, field_validator
 
 from service.specs.base import SpecModel
 from service.specs.naming import ModelName
 from service.specs.precision import RTNPrecision
 
-GradientMethod = Literal[
-    "ga", "ga_gdr", "ga_klr", "npo", "npo_gdr", "npo_klr",
-    "ga_sure", "ga_gdr_sure", "ga_klr_sure", "npo_sure", "npo_gdr_sure", "npo_klr_sure",
-]  # fmt: skip
-UNLEARNING_METHODS: tuple[str, ...] = (*get_args(GradientMethod), "rmu")
+
+@dataclass(frozen=True)
+class GradientRecipe:
+    forget_loss: str
+    retain_loss: str | None = None
+    sure: bool = False
+
+
+GRADIENT_METHODS: dict[str, GradientRecipe] = {
+    "ga": GradientRecipe("ga"),
+    "ga_gdr": GradientRecipe("ga", "gdr"),
+    "ga_klr": GradientRecipe("ga", "klr"),
+    "npo": GradientRecipe("npo"),
+    "npo_gdr": GradientRecipe("npo", "gdr"),
+    "npo_klr": GradientRecipe("npo", "klr"),
+    "ga_sure": GradientRecipe("ga", sure=True),
+    "ga_gdr_sure": GradientRecipe("ga", "gdr", sure=True),
+    "ga_klr_sure": GradientRecipe("ga", "klr", sure=True),
+    "npo_sure": GradientRecipe("npo", sure=True),
+    "npo_gdr_sure": GradientRecipe("npo", "gdr", sure=True),
+    "npo_klr_sure": GradientRecipe("npo", "klr", sure=True),
+}
+RMU_METHOD = "rmu"
+UNLEARNING_METHODS: tuple[str, ...] = (*GRADIENT_METHODS, RMU_METHOD)
 
 
 MAX_LAYER = 1024
@@ -45,7 +69,8 @@ class _MethodConfig(SpecModel):
 class GradientMethodConfig(_MethodConfig):
     """GA / NPO with an optional retain term (GDR, KLR) and optional SURE module selection."""
 
-    method: GradientMethod
+    family: ClassVar[str] = "gradient"
+    method: str = Field(description="a name of GRADIENT_METHODS", json_schema_extra={"enum": list(GRADIENT_METHODS)})
     alpha: float = Field(1.0, ge=0.0, le=1e6, description="weight of the retain loss")
     beta: float = Field(0.1, gt=0.0, le=1e3, description="NPO temperature")
     saliency_percentile: float = Field(
@@ -57,25 +82,34 @@ class GradientMethodConfig(_MethodConfig):
         "quantizer (group scales unchanged): the quantization attack, a known-positive control",
     )
 
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, method: str) -> str:
+        if method not in GRADIENT_METHODS:
+            raise ValueError(f"unknown unlearning method '{method}' (known: {', '.join(UNLEARNING_METHODS)})")
+        return method
+
+    @property
+    def recipe(self) -> GradientRecipe:
+        return GRADIENT_METHODS[self.method]
+
     @property
     def uses_sure(self) -> bool:
-        return self.method.endswith("_sure")
+        return self.recipe.sure
 
     @property
-    def forget_loss(self) -> Literal["ga", "npo"]:
-        return "npo" if self.method.startswith("npo") else "ga"
+    def forget_loss(self) -> str:
+        return self.recipe.forget_loss
 
     @property
-    def retain_loss(self) -> Literal["gdr", "klr"] | None:
-        for retain in ("gdr", "klr"):
-            if f"_{retain}" in self.method:
-                return retain
-        return None
+    def retain_loss(self) -> str | None:
+        return self.recipe.retain_loss
 
 
 class RMUConfig(_MethodConfig):
     """Representation misdirection (WMDP): steer one layer's forget activations to a random direction."""
 
+    family: ClassVar[str] = RMU_METHOD
     method: Literal["rmu"]
     lr: float = Field(5e-5, gt=0.0, le=1.0)
     layer: int = Field(1, ge=0, le=MAX_LAYER, description="decoder layer whose output activations are steered")
@@ -86,4 +120,13 @@ class RMUConfig(_MethodConfig):
     )
 
 
-UnlearningConfig = Annotated[GradientMethodConfig | RMUConfig, Field(discriminator="method")]
+def _family(entry: Any) -> str:
+    """RMU by its name, every other `method` to the gradient family (which names the unknown ones)."""
+    method = entry.get("method") if isinstance(entry, dict) else getattr(entry, "method", None)
+    return RMUConfig.family if method == RMU_METHOD else GradientMethodConfig.family
+
+
+UnlearningConfig = Annotated[
+    Annotated[GradientMethodConfig, Tag(GradientMethodConfig.family)] | Annotated[RMUConfig, Tag(RMUConfig.family)],
+    Discriminator(_family),
+]

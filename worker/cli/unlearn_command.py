@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dtype", choices=("fp32", "bf16"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=handle)
+    parser.set_defaults(handler=handle, evaluates=True)
 
 
 def method_config(args: argparse.Namespace) -> Any:

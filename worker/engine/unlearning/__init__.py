@@ -1,4 +1,4 @@
-"""Unlearning methods (DESIGN 9): one registry from the config's `method` to a method plan.
+"""Unlearning methods (DESIGN 9): one registry from the config's method family to a method plan.
 
     outcome = run_unlearning(config, target_model, tokenizer, corpus, seed)   # the target is left untouched
     save_unlearned(outcome, tokenizer, folder)                                # an HF folder + unlearning.json
@@ -17,7 +17,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.corpus import CorpusBundle
 from service.specs.report import UnlearningRecord
-from service.specs.unlearning import GradientMethod, GradientMethodConfig, RMUConfig, UnlearningConfig
+from service.specs.unlearning import GradientMethodConfig, RMUConfig, UnlearningConfig
 from worker.engine.models import context_length
 from worker.engine.progress import Progress, no_progress
 from worker.engine.registry import Registry
@@ -46,9 +46,10 @@ class UnlearningOutcome:
 
 
 PlanBuilder = Callable[[UnlearningConfig, PreTrainedModel, PreTrainedModel, TokenChunks, int], MethodPlan]
-METHODS: Registry[PlanBuilder] = Registry("unlearning method")
+METHODS: Registry[PlanBuilder] = Registry("unlearning method family")
 
 
+@METHODS.register(GradientMethodConfig.family)
 def _gradient_plan(
     config: GradientMethodConfig, model: PreTrainedModel, target: PreTrainedModel, forget: TokenChunks, seed: int
 ) -> MethodPlan:
@@ -71,16 +72,12 @@ def _gradient_plan(
     return plan
 
 
+@METHODS.register(RMUConfig.family)
 def _rmu_plan(
     config: RMUConfig, model: PreTrainedModel, target: PreTrainedModel, forget: TokenChunks, seed: int
 ) -> MethodPlan:
     layers = rmu_trainable_layers(config, model.config.num_hidden_layers)
     return MethodPlan(RMUObjective(config, target, seed), mlp_parameters(model, layers), details={"layers": layers})
-
-
-for _name in GradientMethod.__args__:
-    METHODS.register(_name)(_gradient_plan)
-METHODS.register("rmu")(_rmu_plan)
 
 
 def needs_retain(config: UnlearningConfig) -> bool:
@@ -96,7 +93,7 @@ def run_unlearning(
     progress: Progress = no_progress,
 ) -> UnlearningOutcome:
     """Unlearn a copy of `target_model` (in the config's dtype) on the bundle's raw forget/retain text."""
-    build_plan = METHODS.get(config.method)
+    build_plan = METHODS.get(config.family)
     seed = config.seed if config.seed is not None else seed
     if config.chunk_length > context_length(target_model):
         raise ValueError(

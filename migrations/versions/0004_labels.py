@@ -1,6 +1,6 @@
 """names and labels on audits, labels on corpora (lists filter and sort on them)
 
-Revision ID: 0010_client
+Revision ID: 0004_labels
 Revises: 0003_webhooks
 Create Date: 2026-12-02 07:05:00.000000
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_client"
+revision: str = "0004_labels"
 down_revision: str | None = "0003_webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
