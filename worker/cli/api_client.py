@@ -62,29 +62,15 @@ def call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.R
 
 
 def error_message(response: httpx.Response) -> str:
-    """`HTTP 422: body.labels: at most 20 labels` from FastAPI's shape or a problem document (RFC 9457)."""
+    """`HTTP 422 validation-failed:` and one line per problem (`body.labels: at most 20 labels`), from the API's
+    problem document (RFC 9457); the body's first characters for anything else (e.g. a proxy's page)."""
     try:
         body = response.json()
     except ValueError:
         body = None
-    problems = _problems(body) if isinstance(body, dict) else []
-    summary = f"HTTP {response.status_code}"
-    if not problems:
-        return f"{summary}: {response.text.strip()[:500] or response.reason_phrase}"
-    return summary + ":" + "".join(f"\n  {problem}" for problem in problems)
-
-
-def _problems(body: dict[str, Any]) -> list[str]:
-    listed = body.get("errors") if isinstance(body.get("errors"), list) else body.get("detail")
-    if isinstance(listed, list):
-        return [_one_problem(problem) for problem in listed]
-    return [str(text) for text in (body.get("detail") or body.get("title"),) if text]
-
-
-def _one_problem(problem: Any) -> str:
-    if not isinstance(problem, dict):
-        return str(problem)
-    location = problem.get("loc") or problem.get("field") or problem.get("pointer") or ()
-    where = ".".join(map(str, location)) if isinstance(location, list) else str(location)
-    message = problem.get("msg") or problem.get("message") or problem.get("detail") or ""
-    return f"{where}: {message}" if where else str(message)
+    if not isinstance(body, dict) or "status" not in body:
+        return f"HTTP {response.status_code}: {response.text.strip()[:500] or response.reason_phrase}"
+    errors = body.get("errors") or []
+    lines = [f"{'.'.join(filter(None, (e.get('location'), e.get('field'))))}: {e.get('message')}" for e in errors]
+    head = " ".join(str(part) for part in ("HTTP", response.status_code, body.get("code")) if part)
+    return head + ":" + "".join(f"\n  {line}" for line in lines or [str(body.get("detail") or body.get("title"))])
