@@ -5,12 +5,10 @@ import stat
 import httpx
 import pytest
 
-from tests.service.live_server import live_audit_server  # noqa: F401 - the fixture
-
 pytestmark = pytest.mark.slow
 
 
-def test_serve_runs_a_tiny_audit_and_serves_its_results(live_audit_server):  # noqa: F811
+def test_serve_runs_a_tiny_audit_and_serves_its_results(live_audit_server):
     headers = {"Authorization": f"Bearer {live_audit_server.api_key}"}
     base = f"{live_audit_server.url}/v1/audits/{live_audit_server.audit_id}"
     results = httpx.get(f"{base}/results", headers=headers, timeout=30).json()
