@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = Field(
         12 * 3600, ge=1, description="an unacknowledged task is redelivered after this; longer than the longest run"
     )
+    fair_share_delay_s: float = Field(
+        5.0, gt=0.0, le=3600.0, description="a run held back so that a less recently served tenant goes first is "
+        "offered again after this many seconds"
+    )  # fmt: skip
     progress_interval_s: float = Field(1.0, ge=0.0, description="at most one progress write per run per interval")
     resend_interval_s: float = Field(
         30.0, ge=0.0, description="how often the API re-sends runs stored while the broker was down (0: never)"
