@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from limits import parse
 from platformdirs import user_data_dir
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,6 +62,10 @@ class Settings(BaseSettings):
     max_corpus_bytes_per_tenant: int = Field(
         1024**3, ge=1, description="a tenant's stored corpora together; more is refused with 429"
     )
+    auth_failure_rate: str = Field(
+        "30/minute", description="failed authentications one client address may make (e.g. 30/minute); then 429"
+    )
+    write_rate: str = Field("300/minute", description="writes (POST, PUT, PATCH, DELETE) per API key; then 429")
     quota_retry_after_s: int = Field(60, ge=1, le=86400, description="Retry-After of a 429 for a tenant quota")
     min_free_bytes: int = Field(
         1024**3, ge=0, description="/readyz reports unavailable below this free space in the data or checkpoint folder"
@@ -104,6 +109,15 @@ class Settings(BaseSettings):
         description="Fernet key (32 url-safe base64 bytes) that encrypts webhook signing secrets at rest; the API "
         "and every worker need the same one; default: the key file webhook-secret.key in data_dir, made on first use",
     )
+
+    @field_validator("auth_failure_rate", "write_rate")
+    @classmethod
+    def _a_rate(cls, rate: str) -> str:
+        try:
+            parse(rate)
+        except ValueError as error:
+            raise ValueError(f"a rate such as '30/minute' or '5 per second': {error}") from None
+        return rate
 
     @field_validator("webhook_secret_key")
     @classmethod

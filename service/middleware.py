@@ -2,8 +2,8 @@
 
 Outermost first: security headers on every response; unstorable text (NUL, unpaired surrogates) in the
 query or a header refused with 422 naming it (in path parameters: `storable_path_parameters`, once the
-route is known); the API key checked before a request body is read; the body's size and pace limited (413
-above the upload limit, 408 when it stalls).
+route is known); rate limits (service.ratelimits); the API key checked before a request body is read; the
+body's size and pace limited (413 above the upload limit, 408 when it stalls).
 """
 
 from urllib.parse import parse_qsl
@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.config import Settings
 from service.deps import UNAUTHORIZED_DETAIL, bearer_token, known_key
+from service.ratelimits import RateLimits
 from service.specs.text import text_problem
 
 DASHBOARD_CSP = (
@@ -41,6 +42,7 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
     """Installed innermost first (Starlette wraps each new middleware around the ones before it)."""
     app.add_middleware(BodyLimits, max_bytes=settings.max_upload_bytes, idle_timeout_s=settings.body_timeout_s)
     app.add_middleware(AuthenticateBeforeBody, database_url=settings.sqlalchemy_url)
+    app.add_middleware(RateLimits, settings=settings)
     app.add_middleware(RefuseUnstorableText)
     app.add_middleware(SecurityHeaders)
 
