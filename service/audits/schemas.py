@@ -62,7 +62,10 @@ class AuditOut(AuditListItem):
     error: str | None
     spec: dict[str, Any] = Field(description="the validated spec; `corpus` is the corpus id")
     progress: AuditProgress
-    runs: list[RunOut]
+    run_counts: dict[RunStatus, dict[RunKind, int]] = Field(description="{status: {kind: runs}}")
+    runs: list[RunOut] | None = Field(
+        description="only with `?include=runs`: one page of the runs (`limit`, `offset`), in creation order"
+    )
 
 
 AUDIT_VIEW_ALWAYS = ("id", "updated_at")  # in every view: which audit, and which version of it

@@ -159,8 +159,10 @@ def accepted(audit: Audit) -> AuditAccepted:
     return AuditAccepted(id=audit.id, status=audit.status, created_at=audit.created_at)
 
 
-def detail(session: Session, audit: Audit) -> AuditOut:
+def detail(session: Session, audit: Audit, run_page: PageParams | None = None) -> AuditOut:
+    """The audit with its runs counted; one page of the runs themselves only when asked for."""
     runs = run_repository.runs_of(session, [audit.id])
+    shown = None if run_page is None else runs[run_page.offset : run_page.offset + run_page.limit]
     return AuditOut(
         **list_item(audit, runs).model_dump(),
         started_at=audit.started_at,
@@ -168,8 +170,17 @@ def detail(session: Session, audit: Audit) -> AuditOut:
         error=audit.error,
         spec=audit.spec,
         progress=progress_of(runs),
-        runs=[run_out(run) for run in runs],
+        run_counts=run_counts(runs),
+        runs=None if shown is None else [run_out(run) for run in shown],
     )
+
+
+def run_counts(runs: list[Run]) -> dict[RunStatus, dict[RunKind, int]]:
+    counts: dict[RunStatus, dict[RunKind, int]] = {}
+    for run in runs:
+        by_kind = counts.setdefault(run.status, {})
+        by_kind[run.kind] = by_kind.get(run.kind, 0) + 1
+    return counts
 
 
 def page(session: Session, tenant: Tenant, status: AuditStatus | None, params: PageParams) -> Page[AuditListItem]:

@@ -142,7 +142,7 @@ export function auditView(main, auditId) {
   async function refresh() {
     clearTimeout(timer);
     try {
-      const audit = await getJson(`/v1/audits/${encodeURIComponent(auditId)}`);
+      const audit = await getJson(`/v1/audits/${encodeURIComponent(auditId)}?include=runs&limit=200`);
       mount(statusArea, statusSection(audit, refresh));
       if (isActive(audit.status)) timer = setTimeout(refresh, POLL_MS);
       else if (!resultsShown) await showResults();
