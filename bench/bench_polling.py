@@ -65,7 +65,7 @@ def main() -> None:
         with TestClient(create_app(settings)) as client:
             audit = client.post("/v1/audits", json=audit_spec(model_root), headers=auth).json()
             path = f"/v1/audits/{audit['id']}"
-            runs = len(client.get(path, headers=auth).json()["runs"])
+            runs = client.get(path, headers=auth).json()["progress"]["runs_total"]
             print(f"{args.backend}, an audit of {runs} runs, median of {args.polls} polls\n")
             print(f"| {'poll':<50} | {'status':>6} | {'median ms':>9} | {'body bytes':>10} |")
             print(f"| {'-' * 50} | {'-' * 6}:| {'-' * 9}:| {'-' * 10}:|")

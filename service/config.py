@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from limits import parse
 from platformdirs import user_data_dir
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -65,6 +66,10 @@ class Settings(BaseSettings):
     max_corpus_bytes_per_tenant: int = Field(
         1024**3, ge=1, description="a tenant's stored corpora together; more is refused with 429"
     )
+    auth_failure_rate: str = Field(
+        "30/minute", description="failed authentications one client address may make (e.g. 30/minute); then 429"
+    )
+    write_rate: str = Field("300/minute", description="writes (POST, PUT, PATCH, DELETE) per API key; then 429")
     quota_retry_after_s: int = Field(60, ge=1, le=86400, description="Retry-After of a 429 for a tenant quota")
     min_free_bytes: int = Field(
         1024**3, ge=0, description="/readyz reports unavailable below this free space in the data or checkpoint folder"
@@ -80,6 +85,10 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = Field(
         12 * 3600, ge=1, description="an unacknowledged task is redelivered after this; longer than the longest run"
     )
+    fair_share_delay_s: float = Field(
+        5.0, gt=0.0, le=3600.0, description="a run held back so that a less recently served tenant goes first is "
+        "offered again after this many seconds"
+    )  # fmt: skip
     progress_interval_s: float = Field(1.0, ge=0.0, description="at most one progress write per run per interval")
     resend_interval_s: float = Field(
         30.0, ge=0.0, description="how often the API re-sends runs stored while the broker was down (0: never)"
@@ -131,6 +140,15 @@ class Settings(BaseSettings):
         if self.metrics_access == "token" and self.metrics_token is None:
             raise ValueError("metrics_token: required when metrics_access is token")
         return self
+
+    @field_validator("auth_failure_rate", "write_rate")
+    @classmethod
+    def _a_rate(cls, rate: str) -> str:
+        try:
+            parse(rate)
+        except ValueError as error:
+            raise ValueError(f"a rate such as '30/minute' or '5 per second': {error}") from None
+        return rate
 
     @field_validator("webhook_secret_key")
     @classmethod

@@ -2,9 +2,9 @@
 
 Outermost first: the request id (service.request_ids); security headers on every response; unstorable text
 (NUL, unpaired surrogates) in the query or a header refused with 422 naming it (in path parameters:
-`storable_path_parameters`, once the route is known); the API key checked before a request body is read; a
-body declared as anything but JSON refused (415); the body's size and pace limited (413 above the upload
-limit, 408 when it stalls).
+`storable_path_parameters`, once the route is known); rate limits (service.ratelimits); the API key checked
+before a request body is read; a body declared as anything but JSON refused (415); the body's size and pace
+limited (413 above the upload limit, 408 when it stalls).
 """
 
 from urllib.parse import parse_qsl
@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.config import Settings
 from service.deps import UNAUTHORIZED_DETAIL, bearer_token, known_key
 from service.problems import field_problem, kind_for_status, problem_response, validation_response
+from service.ratelimits import RateLimits
 from service.request_ids import RequestIds
 from service.specs.text import text_problem
 
@@ -43,6 +44,7 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodyLimits, max_bytes=settings.max_upload_bytes, idle_timeout_s=settings.body_timeout_s)
     app.add_middleware(RequireJsonBodies)
     app.add_middleware(AuthenticateBeforeBody, database_url=settings.sqlalchemy_url)
+    app.add_middleware(RateLimits, settings=settings)
     app.add_middleware(RefuseUnstorableText)
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:  # outside the key check: a browser's preflight carries no key

@@ -3,7 +3,8 @@
 Late acknowledgement with prefetch 1 and reject-on-worker-lost: a message is acknowledged only when its run
 is done, so a worker killed mid-run loses nothing; the broker hands the run to another worker after the
 visibility timeout (a setting: short in tests, longer than the longest run in production). Worker
-processes are recycled so that leaked GPU memory returns to the device.
+processes are recycled so that leaked GPU memory returns to the device; a run message with nothing to do,
+or held back for another tenant, never reaches them (worker.runs.admission).
 """
 
 from celery import Celery

@@ -13,6 +13,7 @@ from service.models.states import AuditStatus, RunStatus
 from service.queue import COLLISION_TASK, DELIVER_WEBHOOK_TASK, EVALUATE_TASK, SUMMARY_TASK, UNLEARN_TASK
 from worker.celery_app import app
 from worker.runs import lifecycle, work
+from worker.runs.admission import RunRequest
 from worker.runs.errors import public_error
 from worker.runs.progress import RunCancelledError, RunProgress
 from worker.webhooks import delivery
@@ -21,17 +22,17 @@ logger = logging.getLogger(__name__)
 Work = Callable[..., lifecycle.OutputWriter]
 
 
-@app.task(name=EVALUATE_TASK)
+@app.task(name=EVALUATE_TASK, Request=RunRequest)
 def evaluate_run(run_id: str) -> None:
     execute(run_id, work.evaluate)
 
 
-@app.task(name=COLLISION_TASK)
+@app.task(name=COLLISION_TASK, Request=RunRequest)
 def collision_run(run_id: str) -> None:
     execute(run_id, work.collision)
 
 
-@app.task(name=UNLEARN_TASK)
+@app.task(name=UNLEARN_TASK, Request=RunRequest)
 def unlearn_run(run_id: str) -> None:
     execute(run_id, work.unlearn)
 

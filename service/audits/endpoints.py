@@ -104,7 +104,12 @@ AuditFields = Annotated[
     Query(description="only these top-level fields (comma-separated or repeated), with `id` and `updated_at`"),
     CommaSeparated,
 ]
-AUDIT_DESCRIPTION = f"""Status, progress per stage and per run, timings and errors.
+IncludeRuns = Annotated[
+    Literal["runs"] | None,
+    Query(description="runs: add one page of the audit's runs (`limit`, `offset`); without it they are only counted"),
+]
+AUDIT_DESCRIPTION = f"""Status, progress per stage, runs counted by status and kind, timings and errors. The runs
+themselves, one page at a time: `?include=runs&limit=50&offset=0`.
 
 **Polling**: every answer carries a strong `ETag`; send it back as `If-None-Match` and an audit that has not
 changed answers `304 Not Modified` with no body. `updated_at` is the latest change of the audit or any of its
@@ -121,11 +126,18 @@ same headers without a body."""
     responses={304: {"description": "not modified since the ETag sent in If-None-Match"}, **problem_responses(404)},
 )
 def get_audit(
-    session: SessionDep, tenant: CurrentTenant, request: Request, audit_id: str, fields: AuditFields = None
+    session: SessionDep,
+    tenant: CurrentTenant,
+    request: Request,
+    audit_id: str,
+    params: PageDep,
+    fields: AuditFields = None,
+    include: IncludeRuns = None,
 ) -> Response:
-    audit = service.detail(session, service.get(session, tenant, audit_id))
-    include = None if fields is None else {*fields, *AUDIT_VIEW_ALWAYS}
-    return conditional_json(request, audit.model_dump_json(include=include).encode())
+    run_page = params if include == "runs" else None
+    audit = service.detail(session, service.get(session, tenant, audit_id), run_page)
+    shown = None if fields is None else {*fields, *AUDIT_VIEW_ALWAYS}
+    return conditional_json(request, audit.model_dump_json(include=shown).encode())
 
 
 @router.head(
@@ -136,9 +148,15 @@ def get_audit(
     responses=problem_responses(404),
 )
 def head_audit(
-    session: SessionDep, tenant: CurrentTenant, request: Request, audit_id: str, fields: AuditFields = None
+    session: SessionDep,
+    tenant: CurrentTenant,
+    request: Request,
+    audit_id: str,
+    params: PageDep,
+    fields: AuditFields = None,
+    include: IncludeRuns = None,
 ) -> Response:
-    return headers_only(get_audit(session, tenant, request, audit_id, fields))
+    return headers_only(get_audit(session, tenant, request, audit_id, params, fields, include))
 
 
 @router.get(

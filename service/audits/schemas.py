@@ -71,7 +71,9 @@ class AuditOut(AuditListItem):
     error: str | None
     spec: dict[str, Any] = Field(description="the validated spec; `corpus` is the corpus id")
     progress: AuditProgress
-    runs: list[RunOut]
+    runs: list[RunOut] | None = Field(
+        description="only with `?include=runs`: one page of the runs (`limit`, `offset`), in creation order"
+    )
 
 
 AUDIT_VIEW_ALWAYS = ("id", "updated_at")  # in every view: which audit, and which version of it

@@ -36,7 +36,7 @@ from service.models.states import AuditStatus, RunKind, RunStatus
 from service.pagination import Page, PageParams
 from service.queue import enqueue_after_commit, run_message
 from service.runs import repository as run_repository
-from service.specs.audit import AuditSpec
+from service.specs.audit import AUDIT_RECORD_FIELDS, AuditSpec
 from service.specs.corpus import part_counts
 from service.specs.metrics import METRICS
 from service.specs.naming import TARGET_NAME
@@ -52,7 +52,7 @@ def submit(
     check_submission(spec, settings, tenant)
     corpus = resolve_corpus(session, settings, tenant, spec)
     # the spec proper: what to audit; its name and labels are the audit's own columns (lists filter on them)
-    stored = {**spec.model_dump(mode="json", exclude={"name", "labels"}), "corpus": corpus.id}
+    stored = {**spec.model_dump(mode="json", exclude=set(AUDIT_RECORD_FIELDS)), "corpus": corpus.id}
     audit = Audit(
         tenant_id=tenant.id,
         corpus_id=corpus.id,
@@ -172,8 +172,10 @@ def accepted(audit: Audit) -> AuditAccepted:
     return AuditAccepted(id=audit.id, status=audit.status, created_at=audit.created_at)
 
 
-def detail(session: Session, audit: Audit) -> AuditOut:
+def detail(session: Session, audit: Audit, run_page: PageParams | None = None) -> AuditOut:
+    """The audit with its runs counted; one page of the runs themselves only when asked for."""
     runs = run_repository.runs_of(session, [audit.id])
+    shown = None if run_page is None else runs[run_page.offset : run_page.offset + run_page.limit]
     return AuditOut(
         **list_item(audit, runs).model_dump(),
         started_at=audit.started_at,
@@ -181,7 +183,7 @@ def detail(session: Session, audit: Audit) -> AuditOut:
         error=audit.error,
         spec=audit.spec,
         progress=progress_of(runs),
-        runs=[run_out(run) for run in runs],
+        runs=None if shown is None else [run_out(run) for run in shown],
     )
 
 

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.models import Audit, Collision, ItemScore, Result, Run, UnlearningRecordRow
@@ -35,6 +35,38 @@ def unfinished_count_of_tenant(session: Session, tenant_id: str) -> int:
         .where(Audit.tenant_id == tenant_id, Run.status.not_in(RunStatus.finished()))
     )
     return session.scalar(query) or 0
+
+
+def admission_state(session: Session, run_id: str) -> tuple[RunStatus, AuditStatus, str] | None:
+    """(run status, audit status, tenant id) of a run, or None when it no longer exists."""
+    query = select(Run.status, Audit.status, Audit.tenant_id).join(Audit, Audit.id == Run.audit_id)
+    row = session.execute(query.where(Run.id == run_id)).one_or_none()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def last_starts(session: Session, tenant_ids: list[str]) -> dict[str, datetime | None]:
+    """When each tenant's latest run started (None: none has started yet)."""
+    query = (
+        select(Audit.tenant_id, func.max(Run.started_at))
+        .select_from(Run)
+        .join(Audit, Audit.id == Run.audit_id)
+        .where(Audit.tenant_id.in_(tenant_ids))
+        .group_by(Audit.tenant_id)
+    )
+    return {tenant_id: started for tenant_id, started in session.execute(query)}
+
+
+def tenants_with_queued_runs(session: Session, other_than: str) -> list[str]:
+    """The other tenants with runs waiting for a worker (those sent to the broker)."""
+    sent = or_(Run.stage.is_(None), Run.stage != UNSENT_STAGE)
+    query = (
+        select(Audit.tenant_id)
+        .select_from(Run)
+        .join(Audit, Audit.id == Run.audit_id)
+        .where(Run.status == RunStatus.QUEUED, sent, Audit.tenant_id != other_than)
+        .distinct()
+    )
+    return list(session.scalars(query))
 
 
 def cancel_pending(session: Session, audit_id: str) -> None:

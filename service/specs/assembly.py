@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from service.specs.audit import AuditSpec
+from service.specs.audit import AUDIT_RECORD_FIELDS, AuditSpec
 from service.specs.report import (
     CollisionResult,
     ItemRecord,
@@ -43,8 +43,8 @@ def unlearning_seed(spec: AuditSpec, config: UnlearningConfig) -> int:
 
 
 def report_spec(spec: AuditSpec, corpus_sha256: str) -> dict[str, Any]:
-    """The spec as given, with an inline corpus replaced by its content address (the text is private data)."""
-    document = spec.model_dump(mode="json")
+    """The spec as given (without the audit's name and labels), with an inline corpus replaced by its content address (the text is private data)."""
+    document = spec.model_dump(mode="json", exclude=set(AUDIT_RECORD_FIELDS))
     if isinstance(spec.corpus, dict):
         document["corpus"] = f"sha256:{corpus_sha256}"
     return document

@@ -80,6 +80,9 @@ def _full_precision_only() -> list[PrecisionConfig]:
     return [FullPrecision()]
 
 
+AUDIT_RECORD_FIELDS = frozenset({"name", "labels"})  # the audit's own columns: not in its stored spec or report
+
+
 class AuditSpec(SpecModel):
     name: Name | None = Field(None, description="for people and lists: free text")
     labels: Labels = Field(default_factory=dict, description="string key-value pairs to filter lists on")

@@ -116,7 +116,7 @@ def wait_for(condition: Callable[[], T | None], timeout_s: float, what: str, int
 
 def wait_for_audit(client: httpx.Client, audit_id: str, timeout_s: float) -> dict:
     def finished() -> dict | None:
-        audit = client.get(f"/v1/audits/{audit_id}").json()
+        audit = client.get(f"/v1/audits/{audit_id}", params={"include": "runs", "limit": 200}).json()
         return audit if audit["status"] in AuditStatus.finished() else None
 
     return wait_for(finished, timeout_s, f"audit {audit_id} to finish", interval_s=1.0)

@@ -44,13 +44,15 @@ def test_an_unchanged_audit_answers_304_to_its_etag(client, auth, model_root):
 
 def test_run_progress_moves_updated_at_and_the_etag_without_writing_the_audit(client, auth, model_root, database_url):
     audit_id, _ = submitted(client, auth, model_root)
-    before = client.get(f"/v1/audits/{audit_id}", headers=auth)
+    before = client.get(f"/v1/audits/{audit_id}?include=runs", headers=auth)
     run_id = before.json()["runs"][0]["id"]
     assert lifecycle.claim(database_url, run_id) is not None  # the run (and the audit) start
-    started = client.get(f"/v1/audits/{audit_id}", headers=auth)
+    started = client.get(f"/v1/audits/{audit_id}?include=runs", headers=auth)
     audit_row_before = audit_updated_at(database_url, audit_id)
     RunProgress(database_url, run_id, interval_s=0).write("verbmem_f", 0.5)
-    progressed = client.get(f"/v1/audits/{audit_id}", headers={**auth, "If-None-Match": started.headers["etag"]})
+    progressed = client.get(
+        f"/v1/audits/{audit_id}?include=runs", headers={**auth, "If-None-Match": started.headers["etag"]}
+    )
     assert progressed.status_code == 200
     assert len({before.headers["etag"], started.headers["etag"], progressed.headers["etag"]}) == 3
     stamps = [datetime.fromisoformat(r.json()["updated_at"]) for r in (before, started, progressed)]
@@ -81,7 +83,7 @@ def test_head_answers_the_headers_of_get(client, auth, other_auth, model_root):
 
 def test_the_light_view_has_only_the_fields_asked_for_and_its_own_etag(client, auth, model_root, database_url):
     audit_id, _ = submitted(client, auth, model_root)
-    full = client.get(f"/v1/audits/{audit_id}", headers=auth)
+    full = client.get(f"/v1/audits/{audit_id}?include=runs", headers=auth)
     light = client.get(f"/v1/audits/{audit_id}", params={"fields": "status,progress"}, headers=auth)
     assert light.status_code == 200
     assert light.json() == {key: full.json()[key] for key in ("id", "updated_at", "status", "progress")}

@@ -67,7 +67,11 @@ def test_the_apis_errors_are_named_and_exit_codes_follow_them(service, model_roo
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(spec_for(model_root, limits={"max_items": 0})), encoding="utf-8")
     code, _out, err = run(capsys, "submit", str(spec_path))
-    assert code == 2 and "HTTP 422 validation-failed" in err and "body.limits.max_items: Input should be greater than" in err
+    assert (
+        code == 2
+        and "HTTP 422 validation-failed" in err
+        and "body.limits.max_items: Input should be greater than" in err
+    )
     code, _out, err = run(capsys, "status", "no-such-audit")
     assert code == 2 and "HTTP 404" in err and "audit 'no-such-audit' not found" in err
     code, _out, err = run(capsys, "report", "no-such-audit", "--format", "pdf", "--out", str(tmp_path / "r"))

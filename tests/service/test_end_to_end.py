@@ -114,7 +114,7 @@ def test_a_killed_worker_loses_nothing(e2e_settings, tiny_target_dir, tiny_unlea
             audit_id = client.post("/v1/audits", json=spec).json()["id"]
 
             def evaluating() -> bool:
-                runs = client.get(f"/v1/audits/{audit_id}").json()["runs"]
+                runs = client.get(f"/v1/audits/{audit_id}?include=runs").json()["runs"]
                 return any(r["status"] == "running" and r["stage"] not in (None, "starting") for r in runs)
 
             def paused_mid_run() -> bool:

@@ -24,7 +24,7 @@ def submit_while_broker_down(settings, auth, model_root) -> dict:
     with TestClient(create_app(dead)) as client:
         response = client.post("/v1/audits", json=spec_for(model_root), headers=auth)
         assert response.status_code == 202, response.text
-        return client.get(f"/v1/audits/{response.json()['id']}", headers=auth).json()
+        return client.get(f"/v1/audits/{response.json()['id']}?include=runs", headers=auth).json()
 
 
 def sent_run_ids(broker_url: str) -> list[str]:
@@ -54,7 +54,7 @@ def test_the_api_sends_them_by_itself_once_the_broker_answers(settings, auth, mo
     with TestClient(create_app(live)) as client:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            runs = client.get(f"/v1/audits/{audit['id']}", headers=auth).json()["runs"]
+            runs = client.get(f"/v1/audits/{audit['id']}?include=runs", headers=auth).json()["runs"]
             if all(run["stage"] is None for run in runs):
                 break
             time.sleep(0.2)

@@ -32,7 +32,7 @@ def tenant_events(database_url: str, webhook_id: str) -> list[dict]:
 
 def audit_with_runs(client, auth, model_root) -> dict:
     audit_id = client.post("/v1/audits", json=spec_for(model_root), headers=auth).json()["id"]
-    return client.get(f"/v1/audits/{audit_id}", headers=auth).json()
+    return client.get(f"/v1/audits/{audit_id}?include=runs", headers=auth).json()
 
 
 def test_a_run_that_fails_emits_run_failed_and_a_cancelled_one_nothing(

@@ -67,7 +67,7 @@ def follow(client: httpx.Client, audit_id: str) -> str:
     """Print one progress line per change until the audit finishes; its final status."""
     last_line = ""
     while True:
-        audit = _ok(client.get(f"/v1/audits/{audit_id}"))
+        audit = _ok(client.get(f"/v1/audits/{audit_id}", params={"include": "runs", "limit": 200}))
         runs = [r for r in audit["runs"] if r["status"] == RunStatus.RUNNING]
         running = [f"{r['model']} @ {r['precision_label']}: {r['stage']}" for r in runs]
         done = audit["progress"]

@@ -169,7 +169,7 @@ export function auditView(main, auditId) {
   async function refresh() {
     clearTimeout(timer);
     try {
-      const answer = await getIfChanged(`/v1/audits/${encodeURIComponent(auditId)}`, etag);
+      const answer = await getIfChanged(`/v1/audits/${encodeURIComponent(auditId)}?include=runs&limit=200`, etag);
       if (answer.changed) {
         ({ etag, body: audit } = answer);
         mount(headingArea, heading(audit));
