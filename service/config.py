@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     max_runs_per_audit: int = Field(200, ge=1, description="most runs one audit may plan")
     max_models_per_audit: int = Field(20, ge=1, description="most models in one audit (target, unlearned, unlearning)")
     max_precisions_per_audit: int = Field(16, ge=1, description="most precisions in one audit")
-    max_unlearning_steps: int = Field(10_000, ge=1, description="largest max_steps of an unlearning recipe")
+    max_unlearning_steps: int = Field(
+        10_000, ge=1, description="largest max_steps of an unlearning recipe (times its gradient_accumulation)"
+    )
     max_unlearning_epochs: int = Field(20, ge=1, description="most epochs of an unlearning recipe")
     max_unfinished_runs_per_tenant: int = Field(
         1000, ge=1, description="a tenant's queued, waiting and running runs together; more is refused with 429"

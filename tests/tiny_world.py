@@ -1,9 +1,10 @@
 """A tiny corpus bundle and a tiny target model that memorised it, built in seconds for the tests."""
 
+import json
 import random
 from pathlib import Path
 
-from service.specs.corpus import CorpusBundle, parse_bundle
+from service.specs.corpus import PARTS, CorpusBundle, parse_bundle
 from worker.engine.tiny import TinyModelConfig, build_model, token_chunks, train_causal_lm, train_tokenizer
 
 NAMES = ["Arlo Venn", "Mira Quast", "Tobin Hale", "Seda Kroll", "Ivo Marsh", "Lena Dorr", "Pim Ostra", "Kai Brenn",
@@ -88,3 +89,15 @@ def train_target(folder: Path, steps: int = 150, seed: int = 0) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def write_muse_folder(root: Path, bundle: CorpusBundle) -> Path:
+    """The bundle as a folder in the MUSE layout (raw text as one .txt file per part, the rest as .json)."""
+    for part in PARTS:
+        items = bundle.to_document().get(part.folder, {}).get(part.key)
+        if items is None:
+            continue
+        (root / part.folder).mkdir(parents=True, exist_ok=True)
+        content = "\n\n".join(items) if part.kind == "text" else json.dumps(items)
+        (root / part.filename).write_text(content, encoding="utf-8")
+    return root

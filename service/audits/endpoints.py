@@ -171,7 +171,12 @@ def get_items(
     precision: Annotated[str | None, Query(max_length=64, description="a precision label, e.g. bnb-fp4-b64")] = None,
     metric: Annotated[str | None, Query(max_length=32)] = None,
     rose: Annotated[
-        bool | None, Query(description="true: only items scoring higher than the same model at full precision")
+        bool | None,
+        Query(
+            description="true: only forget items (VerbMem, KnowMem on forget) of unlearned models whose score at a "
+            "quantized precision exceeds their own score at full precision by more than the policy's `item_rise` "
+            "(default 0.1); never the target's items or PrivLeak texts. false: every other item"
+        ),
     ] = None,
 ) -> Page[ItemOut]:
     audit = service.get(session, tenant, audit_id)

@@ -47,8 +47,11 @@ def _size_problems(spec: AuditSpec, settings: Settings) -> list[Problem]:
 def _recipe_problems(spec: AuditSpec, settings: Settings) -> list[Problem]:
     problems: list[Problem] = []
     for index, recipe in enumerate(spec.unlearning):
-        if recipe.max_steps is not None and recipe.max_steps > settings.max_unlearning_steps:
-            reason = f"{recipe.max_steps} is above the limit of {settings.max_unlearning_steps}"
+        accumulation = recipe.gradient_accumulation
+        batches = (recipe.max_steps or 0) * accumulation  # every step runs `accumulation` batches
+        if batches > settings.max_unlearning_steps:
+            per_step = "" if accumulation == 1 else f" steps x {accumulation} accumulated batches = {batches} batches"
+            reason = f"{recipe.max_steps}{per_step} is above the limit of {settings.max_unlearning_steps}"
             problems.append((("unlearning", index, "max_steps"), f"{reason} (UNLEARN_AUDIT_MAX_UNLEARNING_STEPS)"))
         if recipe.max_steps is None and recipe.epochs > settings.max_unlearning_epochs:
             reason = f"{recipe.epochs} is above the limit of {settings.max_unlearning_epochs}"

@@ -9,6 +9,9 @@ from service.listing.query import Cursor, ListQuery
 from service.listing.repository import list_page
 from service.models import Audit, Collision, ItemScore, Result, Run, UnlearningRecordRow
 from service.models.states import AuditStatus
+from service.specs.metrics import KNOWLEDGE_METRICS
+from service.specs.naming import TARGET_NAME
+from service.specs.report import ItemRecord
 
 
 @dataclass(frozen=True)
@@ -16,7 +19,10 @@ class ItemFilter:
     model: str | None = None
     precision_label: str | None = None
     metric: str | None = None
-    rose: bool | None = None  # True: only items whose score is above the same model's full-precision score
+    # True: only the forget items of unlearned models that rose, i.e. score above the same model's score on the
+    # same item at full precision by more than `item_rise` (the audit's policy); False: every other item
+    rose: bool | None = None
+    item_rise: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,16 @@ def items_of(session: Session, audit_id: str) -> list[ItemScore]:
     return list(session.scalars(select(ItemScore).where(ItemScore.audit_id == audit_id)).all())
 
 
+def item_scores_of(session: Session, audit_id: str, metrics: list[str]) -> list[ItemRecord]:
+    """Only what the verdicts' paired intervals need of these metrics' items: no generated text."""
+    columns = (ItemScore.model, ItemScore.precision_label, ItemScore.metric, ItemScore.item_index, ItemScore.score)
+    query = select(*columns).where(ItemScore.audit_id == audit_id, ItemScore.metric.in_(metrics))
+    return [
+        ItemRecord(model=model, precision_label=label, metric=metric, index=index, score=score)
+        for model, label, metric, index, score in session.execute(query)
+    ]
+
+
 def item_page(
     session: Session, audit_id: str, item_filter: ItemFilter, limit: int, offset: int
 ) -> tuple[list[tuple[ItemScore, float | None]], int]:
@@ -110,7 +126,13 @@ def item_page(
         if value is not None:
             query = query.where(column == value)
     if item_filter.rose is not None:
-        rose = and_(ItemScore.precision_label != "full", full.score.is_not(None), ItemScore.score > full.score)
+        rose = and_(
+            ItemScore.precision_label != "full",
+            ItemScore.model != TARGET_NAME,
+            ItemScore.metric.in_(KNOWLEDGE_METRICS),
+            full.score.is_not(None),
+            ItemScore.score > full.score + item_filter.item_rise,
+        )
         query = query.where(rose if item_filter.rose else ~rose)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     ordered = query.order_by(ItemScore.metric, ItemScore.model, ItemScore.precision_label, ItemScore.item_index)

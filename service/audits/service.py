@@ -1,6 +1,7 @@
 """Audit rules: validate completely before storing, plan the runs, enqueue after commit, read results back."""
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -269,6 +270,8 @@ def _meaning(metric: str) -> dict[str, str]:
 
 
 def items(session: Session, audit: Audit, item_filter: repository.ItemFilter, params: PageParams) -> Page[ItemOut]:
+    """A page of items; `rose` is judged with the audit's own policy (its `item_rise`)."""
+    item_filter = replace(item_filter, item_rise=stored_spec(audit).policy.item_rise)
     rows, total = repository.item_page(session, audit.id, item_filter, params.limit, params.offset)
     return Page[ItemOut](
         items=[ItemOut.compared(row.to_record(), full_score) for row, full_score in rows],

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BeforeValidator
 
 from service.listing.query import Cursor, ListQuery, Sort
 from service.pagination import MAX_PAGE_SIZE
-from service.specs.labels import label_pair
+from service.specs.labels import MAX_NAME_LENGTH, label_pair
 
 Parsed = TypeVar("Parsed")
 
@@ -32,6 +32,9 @@ def list_query(
     label: Annotated[
         list[str] | None, Query(max_length=300, description="`key:value`; repeated: every label must match")
     ] = None,
+    name: Annotated[
+        str | None, Query(max_length=MAX_NAME_LENGTH, description="names containing this text (any case)")
+    ] = None,
     created_before: Annotated[AwareDatetime | None, Query(description="ISO 8601 with a zone")] = None,
     created_after: Annotated[AwareDatetime | None, Query(description="ISO 8601 with a zone (inclusive)")] = None,
 ) -> ListQuery:
@@ -45,6 +48,7 @@ def list_query(
         offset=offset,
         after=after,
         sort=sort,
+        name_contains=name,
         labels=tuple(_field("label", label_pair, text) for text in label or []),
         created_before=created_before.astimezone(UTC) if created_before else None,
         created_after=created_after.astimezone(UTC) if created_after else None,

@@ -46,5 +46,6 @@ class ListQuery:
     after: Cursor | None = None
     sort: Sort = "-created_at"
     labels: tuple[tuple[str, str], ...] = field(default=())
+    name_contains: str | None = None
     created_before: datetime | None = None
     created_after: datetime | None = None

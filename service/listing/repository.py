@@ -34,6 +34,8 @@ def list_page(
 
 def _common_filters(model: type[Listed], query: ListQuery) -> list[ColumnElement[bool]]:
     conditions = [model.labels[key].as_string() == value for key, value in query.labels]
+    if query.name_contains:
+        conditions.append(model.name.icontains(query.name_contains, autoescape=True))
     if query.created_before is not None:
         conditions.append(model.created_at < query.created_before)
     if query.created_after is not None:

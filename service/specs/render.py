@@ -5,13 +5,25 @@ import html
 import io
 from datetime import datetime
 
+from service.specs.audit import Policy
 from service.specs.metrics import KNOWLEDGE_METRICS, METRICS
-from service.specs.report import Report
+from service.specs.naming import TARGET_NAME
+from service.specs.report import Cell, IntervalEstimate, Report
 
 CSV_COLUMNS = (
     "model", "precision", "metric", "value", "ci_low", "ci_high", "unit", "n_items", "n_truncated",
     "retained", "recovery", "verdict", "collision", "collision_moved", "skipped_reason",
+    "retained_ci_low", "retained_ci_high", "recovery_ci_low", "recovery_ci_high", "cell_verdict",
 )  # fmt: skip
+
+# Verdicts read without colour: a symbol and words everywhere they are shown.
+VERDICT_TEXT = {
+    "pass": "✓ pass",
+    "fail": "✗ fail",
+    "inconclusive": "? inconclusive",
+    "utility_lost": "⚠ utility lost",
+    "undefined": "∅ undefined",
+}
 
 PLOT_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 PLOT_DASHES = ("", "6 3", "2 3", "8 3 2 3")
@@ -46,9 +58,28 @@ def report_to_csv(report: Report) -> str:
                     "collision": _csv_number(variant.collision.overall if variant.collision else None),
                     "collision_moved": _csv_number(variant.collision.moved if variant.collision else None),
                     "skipped_reason": (detail.skipped_reason or "") if detail else "",
+                    **_cell_columns(summary.cell(variant.model, label, metric)),
                 }
             )
     return buffer.getvalue()
+
+
+def _cell_columns(cell: Cell | None) -> dict[str, str]:
+    """The cell's own verdict and, unless undefined (a share of noise), its shares with their paired intervals
+    (knowmem_r: the utility share). Only the unlearned models' judged metrics have cells."""
+    if cell is None:
+        return {}
+    if cell.verdict == "undefined":
+        return {"cell_verdict": cell.verdict}
+    return {
+        "retained": _csv_number(cell.retained.value),
+        "recovery": _csv_number(cell.recovery.value),
+        "retained_ci_low": _csv_number(cell.retained.ci_low),
+        "retained_ci_high": _csv_number(cell.retained.ci_high),
+        "recovery_ci_low": _csv_number(cell.recovery.ci_low),
+        "recovery_ci_high": _csv_number(cell.recovery.ci_high),
+        "cell_verdict": cell.verdict,
+    }
 
 
 def _csv_number(value: float | None) -> str:
@@ -62,9 +93,12 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 def report_to_html(report: Report) -> str:
     """One page with no external asset: verdicts, results matrix, retained-share plot, collision, evidence.
 
-    An incomplete audit's page opens with the INCOMPLETE stamp instead of a verdict."""
+    It opens with the header a compliance reader needs (audit, times, policy, models); an incomplete audit's page
+    opens with the INCOMPLETE stamp above it and states no verdict."""
     sections = [
-        _incomplete_stamp(report) if not report.complete else _verdict_section(report),
+        _incomplete_stamp(report) if not report.complete else "",
+        _header_section(report),
+        _verdict_section(report) if report.complete else "",
         _matrix_section(report),
         _plot_section(report),
         _collision_section(report),
@@ -86,6 +120,7 @@ table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}
 th,td{border:1px solid #bbb;padding:.25rem .5rem;text-align:right}th{background:#f0f0f0}
 td.l,th.l{text-align:left}.pass{color:#17622a}.fail{color:#a3161a;font-weight:bold}
 .utility_lost{color:#8a5a00;font-weight:bold}.note{color:#555;font-size:.85rem}
+.inconclusive{color:#5a3d8a;font-style:italic}.undefined{color:#555;font-style:italic}
 pre{white-space:pre-wrap;max-width:30rem;margin:0;font-size:.8rem}
 .stamp{border:3px solid #a3161a;padding:.5rem 1rem;margin:1rem 0}.stamp h2{color:#a3161a;margin:.25rem 0}
 """
@@ -118,6 +153,69 @@ def _incomplete_stamp(report: Report) -> str:
     )
 
 
+def _header_section(report: Report) -> str:
+    """Which audit, when, judged by which policy, on exactly which models."""
+    return (
+        f"<h2>Audit</h2><table class='header'>{_audit_rows(report)}</table>"
+        f"<h2>Policy</h2>{_policy_table(report)}<h2>Models</h2>{_models_table(report)}"
+    )
+
+
+def _audit_rows(report: Report) -> str:
+    audit, provenance = report.audit, report.provenance
+    rows: list[tuple[str, str]] = []
+    if audit is not None:
+        rows += [("audit id", audit.id), ("name", audit.name or "-"), ("status", audit.status)]
+        rows += [("submitted", _time(audit.submitted_at)), ("started", _time(audit.started_at))]
+        rows += [("finished", _time(audit.finished_at))]
+    else:  # written by the CLI: no audit record, the run's own times
+        rows += [("started", provenance.started_at or "-"), ("finished", provenance.finished_at or "-")]
+    rows += [("corpus", str(report.spec.get("corpus", "-"))), ("seed", str(report.spec.get("seed", "-")))]
+    return "".join(f"<tr><th class='l'>{name}</th><td class='l'>{html.escape(value)}</td></tr>" for name, value in rows)
+
+
+def _policy_table(report: Report) -> str:
+    policy = Policy.model_validate(report.spec.get("policy", {}))
+    rows = "".join(
+        f"<tr><th class='l'>{name}</th><td>{html.escape(str(getattr(policy, name)))}</td>"
+        f"<td class='l note'>{html.escape(field.description or '')}</td></tr>"
+        for name, field in Policy.model_fields.items()
+    )
+    return f"<table><tr><th class='l'>field</th><th>value</th><th class='l'>meaning</th></tr>{rows}</table>"
+
+
+def _models_table(report: Report) -> str:
+    """Each model: its source, and the resolved revision (hub) or content digest (local folder) it was run at."""
+    recorded = report.provenance.models
+    rows = "".join(
+        f"<tr><th class='l'>{html.escape(name)}</th><td class='l'>{html.escape(role)}</td>"
+        f"<td class='l'>{html.escape(recorded[name].source if name in recorded else source)}</td>"
+        f"<td class='l'>{html.escape(_identity(report, name, requested))}</td></tr>"
+        for name, role, source, requested in _spec_models(report.spec)
+    )
+    return (
+        "<table><tr><th class='l'>model</th><th class='l'>role</th><th class='l'>source</th>"
+        f"<th class='l'>revision or content digest</th></tr>{rows}</table>"
+    )
+
+
+def _spec_models(spec: dict) -> list[tuple[str, str, str, str | None]]:
+    """(name, role, source, requested revision) of every model of the spec, target first."""
+    target = spec.get("target") or {}
+    models = [(TARGET_NAME, "target", str(target.get("model", "")), target.get("revision"))]
+    models += [(m["name"], "unlearned (given)", m["model"], m.get("revision")) for m in spec.get("unlearned", [])]
+    models += [(u["name"], f"unlearned by the audit ({u['method']})", "made by this audit", None)
+               for u in spec.get("unlearning", [])]  # fmt: skip
+    return models
+
+
+def _identity(report: Report, name: str, requested: str | None) -> str:
+    model = report.provenance.models.get(name)
+    if model is not None and (model.revision or model.content_sha256):
+        return f"commit {model.revision}" if model.revision else model.content_sha256 or ""
+    return f"{requested} (requested; not recorded yet)" if requested else "not recorded yet"
+
+
 def _verdict_section(report: Report) -> str:
     summary = report.summary
     verdict = summary.verdict or "none"
@@ -129,20 +227,22 @@ def _verdict_section(report: Report) -> str:
         for model, per_precision in summary.verdicts.items()
     )
     header = "".join(f"<th>{html.escape(label)}</th>" for label in labels)
-    reasons = "".join(f"<li>{html.escape(reason)}</li>" for reason in summary.reasons)
+    reasons = "".join(
+        f"<li><code>{reason.code}</code> {html.escape(reason.message)}</li>" for reason in summary.reasons
+    )
     skipped = "".join(
         f"<li>{html.escape(metric)} not measured: {html.escape(reason)}</li>"
         for metric, reason in summary.skipped_metrics.items()
     )
     return (
-        f"<h2>Verdict: <span class='{verdict}'>{verdict.upper()}</span></h2>"
+        f"<h2>Verdict: <span class='{verdict}'>{VERDICT_TEXT.get(verdict, verdict).upper()}</span></h2>"
         f"<table><tr><th class='l'>model</th>{header}</tr>{rows}</table>"
         f"<ul>{reasons}{skipped}</ul>"
     )
 
 
 def _verdict_cell(verdict: str | None) -> str:
-    return "<td>n/a</td>" if verdict is None else f"<td class='{verdict}'>{verdict}</td>"
+    return "<td>n/a</td>" if verdict is None else f"<td class='{verdict}'>{VERDICT_TEXT[verdict]}</td>"
 
 
 def _precision_labels(report: Report) -> list[str]:
@@ -158,7 +258,6 @@ def _matrix_section(report: Report) -> str:
     )
     rows = []
     for variant in report.variants:
-        retained = report.summary.retained.get(variant.model, {}).get(variant.precision_label, {})
         cells = []
         for metric in metrics:
             detail = variant.metric_details.get(metric)
@@ -167,8 +266,8 @@ def _matrix_section(report: Report) -> str:
                 if detail and detail.ci_low is not None
                 else ""
             )
-            share = f"<br><span class='note'>retained {_fmt(retained[metric], 2)}</span>" if metric in retained else ""
-            cells.append(f"<td>{_fmt(variant.metrics.get(metric))}{interval}{share}</td>")
+            judged = _judged(report.summary.cell(variant.model, variant.precision_label, metric))
+            cells.append(f"<td>{_fmt(variant.metrics.get(metric))}{interval}{judged}</td>")
         collision = _fmt(variant.collision.moved, 4) if variant.collision else ""
         rows.append(
             f"<tr><th class='l'>{html.escape(variant.model)}</th><td class='l'>{html.escape(variant.precision_label)}"
@@ -179,6 +278,25 @@ def _matrix_section(report: Report) -> str:
         f"{header}<th>bucket collision<br><span class='note'>share of moved weights</span></th></tr>"
         f"{''.join(rows)}</table>"
     )
+
+
+def _judged(cell: Cell | None) -> str:
+    """A cell's shares with their paired intervals and its verdict in words (undefined: why, no share)."""
+    if cell is None:
+        return ""
+    verdict = f"<span class='{cell.verdict}'>{VERDICT_TEXT[cell.verdict]}</span>"
+    if cell.verdict == "undefined":
+        why = "; ".join(reason.message for reason in cell.reasons)
+        return f"<br><span class='note' title='{html.escape(why)}'>{verdict}: no share</span>"
+    name = "utility share" if cell.metric not in KNOWLEDGE_METRICS else "retained"
+    recovery = "" if cell.precision_label == "full" else f"; recovery {_estimate(cell.recovery, signed=True)}"
+    return f"<br><span class='note'>{name} {_estimate(cell.retained)}{recovery}</span><br>{verdict}"
+
+
+def _estimate(estimate: IntervalEstimate, signed: bool = False) -> str:
+    low, value, high = (("n/a" if v is None else f"{v:{'+' if signed else ''}.2f}")
+                        for v in (estimate.ci_low, estimate.value, estimate.ci_high))  # fmt: skip
+    return f"{value} [{low}, {high}]"
 
 
 def _plot_section(report: Report) -> str:
@@ -273,8 +391,10 @@ def _collision_section(report: Report) -> str:
 
 
 def risen_items(report: Report, limit: int = 20) -> list[tuple[str, str, str, int, float, float]]:
-    """Forget items whose score rose at a quantized precision over full precision, largest rise first:
-    (model, precision, metric, index, full score, quantized score)."""
+    """Forget items of unlearned models that rose: their score at a quantized precision exceeds their own at full
+    precision by more than the policy's `item_rise`, largest rise first: (model, precision, metric, index, full
+    score, quantized score). Never the target's items, nor PrivLeak texts."""
+    rise = item_rise(report)
     full = {
         (i.model, i.metric, i.index): i.score
         for i in report.items
@@ -283,10 +403,14 @@ def risen_items(report: Report, limit: int = 20) -> list[tuple[str, str, str, in
     rises = [
         (i.model, i.precision_label, i.metric, i.index, full[key], i.score)
         for i in report.items
-        if i.precision_label != "full" and i.model != "target"
-        and (key := (i.model, i.metric, i.index)) in full and i.score > full[key]
+        if i.precision_label != "full" and i.model != TARGET_NAME
+        and (key := (i.model, i.metric, i.index)) in full and i.score > full[key] + rise
     ]  # fmt: skip
     return sorted(rises, key=lambda r: r[5] - r[4], reverse=True)[:limit]
+
+
+def item_rise(report: Report) -> float:
+    return Policy.model_validate(report.spec.get("policy", {})).item_rise
 
 
 def _evidence_section(report: Report) -> str:
@@ -303,9 +427,14 @@ def _evidence_section(report: Report) -> str:
         )
     if not rows:
         so_far = "" if report.complete else " in the runs stored so far"
-        return f"<h2>Evidence</h2><p class='note'>No forget item scored higher after quantization{so_far}.</p>"
+        return (
+            f"<h2>Evidence</h2><p class='note'>No forget item of an unlearned model scored more than "
+            f"{item_rise(report):g} higher after quantization than at full precision{so_far}.</p>"
+        )
     return (
-        "<h2>Evidence: forget items that came back with quantization</h2><table><tr><th class='l'>model</th>"
+        "<h2>Evidence: forget items that came back with quantization</h2>"
+        f"<p class='note'>Items of unlearned models whose score rose by more than {item_rise(report):g} "
+        "(the policy's item_rise) over their own score at full precision.</p><table><tr><th class='l'>model</th>"
         "<th class='l'>precision</th><th class='l'>item</th><th>score</th><th class='l'>ground truth</th>"
         f"<th class='l'>output at full</th><th class='l'>output quantized</th></tr>{''.join(rows)}</table>"
     )

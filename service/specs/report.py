@@ -2,17 +2,35 @@
 
 Stable names clients rely on: `schema_version`; `audit` {id, status, complete, runs, times} (service reports:
 an audit that has not succeeded is INCOMPLETE and states no verdict); `variants` [{model, precision, metrics,
-collision}]; `items`; `summary` {retained, recovery, verdicts, verdict, reasons}; `provenance`.
+collision}]; `items`; `summary` {retained, recovery, verdicts, verdict, reasons, cells}; `provenance`.
+Schema 2.0: verdicts may be `inconclusive` or `undefined`, reasons are objects with stable codes and
+`summary.cells` carries each (model, precision, metric) cell with its paired intervals (DESIGN 8.5).
 """
 
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 
-Verdict = Literal["pass", "fail", "utility_lost"]
+Verdict = Literal["pass", "fail", "inconclusive", "utility_lost", "undefined"]
+ReasonCode = Literal[
+    "retained_above_max",  # fail: the retained share's lower bound is above policy.max_retained
+    "recovery_above_max",  # fail: the recovery's lower bound is above policy.max_recovery
+    "retained_straddles_max",  # inconclusive: the retained share's interval contains max_retained
+    "recovery_straddles_max",  # inconclusive: the recovery's interval contains max_recovery
+    "target_knows_nothing",  # undefined: the target's mean is below min_target_score or its interval reaches 0
+    "result_missing",  # undefined: a variant has no value for the metric
+    "no_item_scores",  # inconclusive: no per-item scores, so no interval to judge on
+    "utility_below_min",  # utility_lost: the knowmem_r share's upper bound is below policy.min_utility
+    "utility_straddles_min",  # inconclusive: the knowmem_r share's interval contains min_utility
+    "utility_not_measured",  # inconclusive under policy.require_utility, else said only
+    "privleak_out_of_range",  # fail: PrivLeak's interval lies outside +-policy.max_privleak_abs
+    "privleak_straddles_range",  # inconclusive: PrivLeak's interval crosses the band's edge
+    "no_knowledge_metric",  # no verdict: no forget-knowledge metric could be measured
+    "note",  # a sentence of a schema 1.0 report, kept as it was written
+]
 
 
 class _Open(BaseModel):
@@ -93,6 +111,42 @@ class ItemRecord(BaseModel):
     label: int | None = Field(None, description="PrivLeak: 0 = a forget text, 1 = a holdout text")
 
 
+class IntervalEstimate(BaseModel):
+    """A point value (from the metrics' means) and its paired bootstrap interval at policy.confidence."""
+
+    value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+class Reason(BaseModel):
+    """Why a cell or variant got its verdict: a stable code for tools, a sentence for people."""
+
+    code: ReasonCode
+    model: str | None = None
+    precision_label: str | None = None
+    metric: str | None = None
+    value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    threshold: float | None = None
+    message: str
+
+
+class Cell(BaseModel):
+    """One (unlearned model, precision, metric) judgement: retained share and recovery with their intervals."""
+
+    model: str
+    precision_label: str
+    metric: str
+    target_value: float | None = Field(description="the target's mean at this precision")
+    value: float | None = Field(description="the unlearned model's mean at this precision")
+    retained: IntervalEstimate = Field(description="knowmem_r: the utility share (the model's / the target's)")
+    recovery: IntervalEstimate = Field(description="retained at this precision minus retained at full")
+    verdict: Verdict
+    reasons: list[Reason] = Field(default_factory=list)
+
+
 class Summary(_Open):
     retained: dict[str, dict[str, dict[str, float | None]]] = Field(
         default_factory=dict, description="{model: {precision_label: {metric: share or null}}}"
@@ -103,9 +157,24 @@ class Summary(_Open):
     )
     verdicts: dict[str, dict[str, Verdict]] = Field(default_factory=dict, description="{model: {precision: v}}")
     verdict: Verdict | None = None
-    reasons: list[str] = Field(default_factory=list)
+    reasons: list[Reason] = Field(default_factory=list)
+    cells: list[Cell] = Field(default_factory=list)
+    privleak_recovery: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict, description="{model: {precision: PrivLeak at it minus at full (percent)}}"
+    )
     skipped_metrics: dict[str, str] = Field(default_factory=dict, description="{metric: why it was not measured}")
-    policy: dict[str, float] = Field(default_factory=dict)
+    policy: dict[str, int | float | bool | None] = Field(default_factory=dict)
+
+    def cell(self, model: str, precision_label: str, metric: str) -> Cell | None:
+        return next(
+            (c for c in self.cells if (c.model, c.precision_label, c.metric) == (model, precision_label, metric)), None
+        )
+
+    @field_validator("reasons", mode="before")
+    @classmethod
+    def _sentences_of_schema_1(cls, reasons: list[Any]) -> list[Any]:
+        """Audits stored before schema 2.0 kept their reasons as sentences."""
+        return [{"code": "note", "message": r} if isinstance(r, str) else r for r in reasons]
 
 
 class UnlearningRecord(_Open):
@@ -126,6 +195,9 @@ class ModelProvenance(_Open):
     name: str
     source: str
     revision: str | None = Field(None, description="the resolved commit for hub models")
+    content_sha256: str | None = Field(
+        None, description="local folders: sha256 over config.json and the weight files, in path order"
+    )
     dtype: str | None = None
     n_parameters: int | None = None
     device: str | None = None

@@ -11,11 +11,12 @@ retain loss (or none) and whether SURE selects the trained modules. The engine c
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from service.specs.base import SpecModel
 from service.specs.naming import ModelName
 from service.specs.precision import RTNPrecision
+from service.specs.presets import PRESETS, preset_fields
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,12 @@ MAX_LAYER = 1024
 
 
 class _MethodConfig(SpecModel):
+    family: ClassVar[str]
     name: ModelName
+    preset: str | None = Field(
+        None,
+        description=f"start from a paper's hyperparameters ({', '.join(PRESETS)}); the entry's fields override them",
+    )
     lr: float = Field(1e-5, gt=0.0, le=1.0, description="constant AdamW learning rate")
     epochs: int = Field(1, ge=1, le=100, description="passes over the forget chunks")
     max_steps: int | None = Field(
@@ -56,14 +62,34 @@ class _MethodConfig(SpecModel):
         le=10_000_000,
         description="optimizer steps; when given it replaces epochs (the forget chunks are cycled)",
     )
-    batch_size: int = Field(4, ge=1, le=1024, description="forget/retain chunk pairs per step")
+    batch_size: int = Field(4, ge=1, le=1024, description="forget/retain chunk pairs per batch")
+    gradient_accumulation: int = Field(1, ge=1, le=1024, description="batches per optimizer step")
     chunk_length: int = Field(128, ge=8, le=8192, description="tokens per forget/retain chunk")
+    bos_per_chunk: bool = Field(
+        False,
+        description="every chunk starts with BOS (MUSE's training data); default: BOS at each document's start",
+    )
     max_grad_norm: float = Field(1.0, gt=0.0, le=1e6, description="gradient clipping")
     weight_decay: float = Field(0.0, ge=0.0, le=1e3)
     dtype: Literal["fp32", "bf16"] = Field(
         "fp32", description="bf16 = pure bf16 training: weights and AdamW state in bf16, as the paper's runs"
     )
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="defaults to the audit's seed")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        """The preset's values under the entry's own fields; an unknown preset is named by the field check."""
+        if isinstance(data, dict) and isinstance(data.get("preset"), str) and data["preset"] in PRESETS:
+            return preset_fields(data["preset"], cls.family) | data
+        return data
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, preset: str | None) -> str | None:
+        if preset is not None:
+            preset_fields(preset, cls.family)
+        return preset
 
 
 class GradientMethodConfig(_MethodConfig):

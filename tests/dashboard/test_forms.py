@@ -1,36 +1,14 @@
 """The dashboard against the real API in Chromium: sign-in, the submit form and its errors, the list, cancel."""
 
 import json
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.dashboard.audits import model_root, upload_corpus, valid_spec
 from tests.dashboard.browser import NARROW, screenshot, sign_in
-from tests.tiny_world import make_bundle
 
 pytestmark = pytest.mark.browser
-
-
-def model_root(service) -> Path:
-    return Path(service.settings.model_roots[0])
-
-
-def valid_spec(service, corpus_id: str) -> dict:
-    root = model_root(service)
-    return {
-        "target": {"model": str(root / "target")},
-        "unlearned": [{"name": "ga", "model": str(root / "ga")}],
-        "corpus": corpus_id,
-        "precisions": [{"method": "full"}, {"method": "rtn", "bits": 4, "group_size": 32}],
-        "metrics": ["verbmem_f", "collision"],
-    }
-
-
-def upload_corpus(client) -> str:
-    response = client.post("/v1/corpora", params={"name": "tiny"}, json=make_bundle().to_document())
-    assert response.status_code in (200, 201), response.text
-    return response.json()["id"]
 
 
 def test_sign_in_keeps_the_key_in_this_tab_only(live_service, page):

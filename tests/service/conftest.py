@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from service.config import Settings
 from service.main import create_app
 from tests.service.databases import fresh_database, new_api_key
+from tests.service.live_server import live_audit_server  # noqa: F401 - the fixture, one per session for every module
 from tests.tiny_world import stand_in_models
 
 

@@ -21,6 +21,8 @@ MANY_MODELS = [{"name": f"m{index}", "model": f"/models/m{index}"} for index in 
         ({"unlearned": MANY_MODELS[:19], "precisions": RTN[:15]}, ["body", "precisions"], "MAX_RUNS_PER_AUDIT"),
         ({"unlearning": [{"method": "ga", "name": "u", "max_steps": 10_001}]},
          ["body", "unlearning", 0, "max_steps"], "MAX_UNLEARNING_STEPS"),
+        ({"unlearning": [{"method": "ga", "name": "u", "max_steps": 5_001, "gradient_accumulation": 2}]},
+         ["body", "unlearning", 0, "max_steps"], "= 10002 batches is above the limit of 10000"),
         ({"unlearning": [{"method": "npo", "name": "u", "epochs": 21}]},
          ["body", "unlearning", 0, "epochs"], "MAX_UNLEARNING_EPOCHS"),
     ],

@@ -5,16 +5,15 @@ import stat
 import httpx
 import pytest
 
-from tests.service.live_server import live_audit_server  # noqa: F401 - the fixture
-
 pytestmark = pytest.mark.slow
 
 
-def test_serve_runs_a_tiny_audit_and_serves_its_results(live_audit_server):  # noqa: F811
+def test_serve_runs_a_tiny_audit_and_serves_its_results(live_audit_server):
     headers = {"Authorization": f"Bearer {live_audit_server.api_key}"}
     base = f"{live_audit_server.url}/v1/audits/{live_audit_server.audit_id}"
     results = httpx.get(f"{base}/results", headers=headers, timeout=30).json()
-    assert results["status"] == "succeeded" and results["verdict"] in ("pass", "fail", "utility_lost")
+    assert results["status"] == "succeeded"
+    assert results["verdict"] in ("pass", "fail", "inconclusive", "utility_lost", "undefined")
     assert len(results["matrix"]) == 4 and results["collisions"][0]["model"] == "noisy"
     assert results["summary"]["skipped_metrics"] == {}
     for name in ("unlearn-audit.sqlite", "unlearn-audit.sqlite-wal", "broker.sqlite"):  # private to the user

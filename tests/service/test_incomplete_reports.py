@@ -43,13 +43,14 @@ def test_a_running_audit_is_stamped_incomplete_with_no_verdict(client, auth, mod
     assert body.index("INCOMPLETE: audit running, no verdict is stated") < body.index("<h2>Results")
     assert "runs: 1 done, 0 cancelled, 0 failed, of 4" in html and f"audit {audit_id}" in html
     assert "Verdict" not in html and "+00:00" in html  # times carry their zone
-    assert "No forget item scored higher after quantization in the runs stored so far" in html
+    assert "higher after quantization than at full precision in the runs stored so far" in html
     assert csv.splitlines()[0] == "# INCOMPLETE: audit running, no verdict is stated"
     assert csv.splitlines()[1] == "# runs: 1 done, 0 cancelled, 0 failed, of 4"
     assert csv.splitlines()[3].startswith("model,precision,metric")
     assert list(document)[:2] == ["schema_version", "audit"]
     assert document["audit"]["complete"] is False and document["audit"]["status"] == "running"
     assert document["audit"]["runs"] == {"done": 1, "failed": 0, "cancelled": 0, "total": 4}
+    assert document["audit"]["id"] == audit_id and document["audit"]["submitted_at"].endswith("Z")  # UTC
     assert document["summary"]["verdict"] is None
     audit = client.get(f"/v1/audits/{audit_id}", headers=auth).json()
     assert audit["progress"]["share_done"] == (1 + 0.5) / 4
@@ -84,6 +85,6 @@ def test_a_succeeded_audit_states_its_verdict_without_a_stamp(client, auth, mode
     audit_id = submit(client, auth, model_root)
     set_state(database_url, audit_id, "succeeded", ["succeeded"] * 4, STORED_SUMMARY)
     html, csv, document = reports(client, auth, audit_id)
-    assert "INCOMPLETE" not in html + csv and "Verdict: <span class='pass'>PASS</span>" in html
+    assert "INCOMPLETE" not in html + csv and "Verdict: <span class='pass'>✓ PASS</span>" in html
     assert document["audit"]["complete"] is True and document["summary"]["verdict"] == "pass"
     assert client.get(f"/v1/audits/{audit_id}/results", headers=auth).json()["verdict"] == "pass"

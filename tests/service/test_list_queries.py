@@ -91,6 +91,8 @@ def test_sorting_and_cursor_pages_walk_every_audit_once(client, auth, model_root
     assert listed(client, auth, "sort=name") == [ids[name] for name in sorted(names)]
     assert listed(client, auth, "sort=-name") == [ids[name] for name in sorted(names, reverse=True)]
     assert listed(client, auth, "sort=created_at") == [ids[name] for name in names]
+    assert listed(client, auth, "name=HARL&sort=name") == [ids["charlie"]]
+    assert listed(client, auth, "name=%25") == []  # a literal '%', not a wildcard
     seen, url, pages = [], "/v1/audits?limit=2&sort=name", 0
     while url:
         response = client.get(url, headers=auth)

@@ -25,6 +25,8 @@ LEGITIMATE_DIFFERENCES = {
     ("unlearning", "*", "duration_s"): "seconds",
     ("unlearning", "*", "checkpoint"): "each runner saves the unlearned model in its own folder",
     ("provenance", "models", UNLEARNED_BY_THE_AUDIT, "source"): "that saved folder, read back",
+    ("provenance", "models", UNLEARNED_BY_THE_AUDIT, "content_sha256"): "that saved folder's files (its config.json "
+    "may name the folder it was saved from)",
 }
 
 

@@ -4,7 +4,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("run", "unlearn", "demo", "serve", "worker", "keys", "db")
+SUBCOMMANDS = ("run", "unlearn", "demo", "serve", "worker", "keys", "db", "corpus", "submit", "status", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from service.specs.render import report_to_csv, report_to_html
-from service.specs.report import Report
+from service.specs.report import Report, Summary
 
 REPORT_FILES = ("report.json", "report.csv", "report.html")
 
@@ -28,15 +28,27 @@ def _cell(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _share(summary: Summary, model: str, label: str, metric: str) -> str:
+    """verbmem_f=0.80[0.70,0.90]: the retained share with its paired interval."""
+    cell = summary.cell(model, label, metric)
+    share = summary.retained[model][label][metric]
+    if cell is None or cell.retained.ci_low is None or cell.retained.ci_high is None:
+        return f"{metric}={share:.2f}"
+    return f"{metric}={share:.2f}[{cell.retained.ci_low:.2f},{cell.retained.ci_high:.2f}]"
+
+
 def format_results_table(report: Report) -> str:
-    """Metric values per variant, with retained share, collision and verdict; then the overall verdict."""
+    """Metric values per variant, with retained share (and its interval), collision and verdict; then the overall
+    verdict and its reasons."""
     metrics = list(dict.fromkeys(m for v in report.variants for m in v.metrics))
     header = ["model", "precision", *metrics, "retained", "collision", "verdict"]
     rows = [header]
     summary = report.summary
     for variant in report.variants:
         retained = summary.retained.get(variant.model, {}).get(variant.precision_label, {})
-        shares = [f"{m}={s:.2f}" for m, s in retained.items() if s is not None]
+        shares = [
+            _share(summary, variant.model, variant.precision_label, m) for m, s in retained.items() if s is not None
+        ]
         rows.append(
             [
                 variant.model,
@@ -52,6 +64,6 @@ def format_results_table(report: Report) -> str:
     lines.insert(1, "  ".join("-" * width for width in widths))
     lines.append("")
     lines.append(f"verdict: {(summary.verdict or 'none').upper()}")
-    lines.extend(f"  - {reason}" for reason in summary.reasons)
+    lines.extend(f"  - {reason.message}" for reason in summary.reasons)
     lines.extend(f"  - {metric} not measured: {reason}" for metric, reason in summary.skipped_metrics.items())
     return "\n".join(lines)

@@ -121,12 +121,12 @@ class AuditRun:
 
     def report(self, collisions: dict[tuple[str, str], CollisionResult]) -> Report:
         variants = [outcome.variant for outcome in self.outcomes]
-        summary = summarize(self.spec, variants, skipped_metrics(self.spec, self.corpus.present_parts()))
+        items = [item for outcome in self.outcomes for item in outcome.items]
+        summary = summarize(self.spec, variants, items, skipped_metrics(self.spec, self.corpus.present_parts()))
         sha256 = self.corpus.sha256
         provenance = audit_provenance(
             self.spec, sha256, self.corpus.summary(), self.models, self.timings, self.started_at
         )
-        items = [item for outcome in self.outcomes for item in outcome.items]
         return assemble_report(
             self.spec, report_spec(self.spec, sha256), variants, collisions, items, self.records, summary, provenance
         )

@@ -1,101 +1,122 @@
-"""Retained share, recovery and verdicts (DESIGN 8.5), from the variants' metric values."""
+"""Retained share, recovery and verdicts (DESIGN 8.5): cells judged on paired intervals, composed into a
+verdict per variant and overall (fail > inconclusive > utility_lost > pass; undefined when nothing is defined)."""
+
+from collections.abc import Iterable
 
 from service.specs.audit import AuditSpec, Policy
 from service.specs.metrics import KNOWLEDGE_METRICS, UTILITY_METRIC
-from service.specs.naming import TARGET_NAME
-from service.specs.report import Summary, VariantResult, Verdict
+from service.specs.report import Cell, ItemRecord, Reason, Summary, VariantResult, Verdict
+from worker.engine.cells import CellInputs, knowledge_cell, utility_cell
+from worker.engine.paired import FULL, PairedMetric, Variant
+from worker.engine.privleak_band import privleak_reasons
 
-FULL = "full"
-SEVERITY: dict[Verdict, int] = {"pass": 0, "utility_lost": 1, "fail": 2}
-
-MetricTable = dict[str, dict[str, dict[str, float | None]]]  # model -> precision label -> metric -> value
-
-
-def metric_table(variants: list[VariantResult]) -> MetricTable:
-    table: MetricTable = {}
-    for variant in variants:
-        table.setdefault(variant.model, {})[variant.precision_label] = dict(variant.metrics)
-    return table
+SEVERITY: dict[Verdict, int] = {"undefined": 0, "pass": 1, "utility_lost": 2, "inconclusive": 3, "fail": 4}
 
 
-def summarize(spec: AuditSpec, variants: list[VariantResult], skipped: dict[str, str]) -> Summary:
+def summarize(
+    spec: AuditSpec, variants: list[VariantResult], items: Iterable[ItemRecord], skipped: dict[str, str]
+) -> Summary:
     """Every unlearned model against the target, at every precision, under the spec's policy."""
-    table = metric_table(variants)
-    knowledge = [m for m in KNOWLEDGE_METRICS if m in spec.metrics and m not in skipped]
+    items = list(items)
     summary = Summary(skipped_metrics=dict(skipped), policy=spec.policy.model_dump())
+    judged = [m for m in (*KNOWLEDGE_METRICS, UTILITY_METRIC) if m in spec.metrics and m not in skipped]
+    summary.cells = [cell for metric in judged for cell in _metric_cells(spec, variants, items, metric)]
+    _fill_maps(summary)
+    by_variant = {(v.model, v.precision_label): v for v in variants}
     for model in spec.model_names[1:]:
         for label in spec.precision_labels:
-            _retained_and_recovery(summary, table, model, label, knowledge)
-    for model in spec.model_names[1:]:
-        for label in spec.precision_labels:
-            _verdict(summary, table, spec.policy, model, label)
+            _privleak_recovery(summary, by_variant, model, label)
+            _judge_variant(summary, spec, by_variant, model, label)
     verdicts = [v for per_model in summary.verdicts.values() for v in per_model.values()]
-    summary.verdict = max(verdicts, key=SEVERITY.__getitem__) if verdicts else None
+    summary.verdict = worst(verdicts) if verdicts else None
     if summary.verdict is None:
-        summary.reasons.append("no verdict: no forget-knowledge metric (verbmem_f, knowmem_f) could be measured")
+        message = "no verdict: no forget-knowledge metric (verbmem_f, knowmem_f) could be measured"
+        summary.reasons.append(Reason(code="no_knowledge_metric", message=message))
     return summary
 
 
-def _value(table: MetricTable, model: str, label: str, metric: str) -> float | None:
-    return table.get(model, {}).get(label, {}).get(metric)
+def worst(verdicts: list[Verdict]) -> Verdict:
+    return max(verdicts, key=SEVERITY.__getitem__)
 
 
-def _retained_and_recovery(summary: Summary, table: MetricTable, model: str, label: str, knowledge: list[str]) -> None:
-    retained = summary.retained.setdefault(model, {}).setdefault(label, {})
-    recovery = summary.recovery.setdefault(model, {}).setdefault(label, {})
-    for metric in knowledge:
-        share, reason = retained_share(table, model, label, metric)
-        retained[metric] = share
-        if reason:
-            summary.undefined.setdefault(model, {}).setdefault(label, {})[metric] = reason
-        baseline, _ = retained_share(table, model, FULL, metric)
-        recovery[metric] = None if share is None or baseline is None else share - baseline
-
-
-def retained_share(table: MetricTable, model: str, label: str, metric: str) -> tuple[float | None, str | None]:
-    """m(model, p) / m(target, p), or None with the reason it is undefined."""
-    target_value = _value(table, TARGET_NAME, label, metric)
-    model_value = _value(table, model, label, metric)
-    if target_value is None:
-        return None, f"the target has no {metric} result at {label}"
-    if model_value is None:
-        return None, f"{model} has no {metric} result at {label}"
-    if target_value <= 0.0:
-        return None, f"the target shows nothing at {label} ({metric} = 0): no knowledge to retain"
-    return model_value / target_value, None
-
-
-def _verdict(summary: Summary, table: MetricTable, policy: Policy, model: str, label: str) -> None:
-    retained = summary.retained.get(model, {}).get(label, {})
-    recovery = summary.recovery.get(model, {}).get(label, {})
-    if not any(share is not None for share in retained.values()):
-        return
-    failures = [
-        f"{model} at {label}: {metric} retains {share:.2f} of the target's > max_retained {policy.max_retained:.2f}"
-        for metric, share in retained.items()
-        if share is not None and share > policy.max_retained
-    ] + [
-        f"{model} at {label}: {metric} recovers {gain:+.2f} over full precision > max_recovery "
-        f"{policy.max_recovery:.2f}"
-        for metric, gain in recovery.items()
-        if gain is not None and gain > policy.max_recovery
-    ]
-    utility_note = _utility_lost(table, policy, model, label)
-    verdict: Verdict = "fail" if failures else "utility_lost" if utility_note else "pass"
-    summary.verdicts.setdefault(model, {})[label] = verdict
-    summary.reasons.extend(failures)
-    if utility_note:
-        summary.reasons.append(utility_note)
-
-
-def _utility_lost(table: MetricTable, policy: Policy, model: str, label: str) -> str | None:
-    utility = _value(table, model, label, UTILITY_METRIC)
-    target_utility = _value(table, TARGET_NAME, label, UTILITY_METRIC)
-    if utility is None or target_utility is None or target_utility <= 0.0:
-        return None
-    if utility < policy.min_utility * target_utility:
-        return (
-            f"{model} at {label}: {UTILITY_METRIC} {utility:.2f} < min_utility {policy.min_utility:.2f} x "
-            f"the target's {target_utility:.2f}"
+def _metric_cells(spec: AuditSpec, variants: list[VariantResult], items: list[ItemRecord], metric: str) -> list[Cell]:
+    points: dict[Variant, float | None] = {(v.model, v.precision_label): v.metrics.get(metric) for v in variants}
+    policy = spec.policy
+    paired = PairedMetric(metric, points, items, policy.bootstrap_samples, spec.seed, policy.confidence)
+    judge = utility_cell if metric == UTILITY_METRIC else knowledge_cell
+    return [
+        judge(
+            CellInputs(
+                model=model,
+                precision_label=label,
+                metric=metric,
+                target=paired.target(label),
+                value=points.get((model, label)),
+                retained=paired.retained(model, label),
+                recovery=paired.recovery(model, label),
+            ),
+            policy,
         )
-    return None
+        for model in spec.model_names[1:]
+        for label in spec.precision_labels
+    ]
+
+
+def _fill_maps(summary: Summary) -> None:
+    """The point maps of schema 1.0 (retained, recovery, undefined), from the knowledge cells."""
+    for cell in summary.cells:
+        if cell.metric not in KNOWLEDGE_METRICS:
+            continue
+        defined = cell.verdict != "undefined"
+        retained = cell.retained.value if defined else None
+        recovery = cell.recovery.value if defined else None
+        summary.retained.setdefault(cell.model, {}).setdefault(cell.precision_label, {})[cell.metric] = retained
+        summary.recovery.setdefault(cell.model, {}).setdefault(cell.precision_label, {})[cell.metric] = recovery
+        if not defined:
+            why = "; ".join(reason.message for reason in cell.reasons)
+            summary.undefined.setdefault(cell.model, {}).setdefault(cell.precision_label, {})[cell.metric] = why
+
+
+def _judge_variant(
+    summary: Summary, spec: AuditSpec, by_variant: dict[Variant, VariantResult], model: str, label: str
+) -> None:
+    cells = [c for c in summary.cells if c.model == model and c.precision_label == label]
+    knowledge = [c for c in cells if c.metric in KNOWLEDGE_METRICS]
+    if not knowledge:
+        return
+    utility = next((c for c in cells if c.metric == UTILITY_METRIC), None)
+    extra = privleak_reasons(by_variant.get((model, label)), spec.policy)
+    defined: list[Verdict] = [c.verdict for c in knowledge if c.verdict != "undefined"]
+    privleak: list[Verdict] = ["fail" if r.code == "privleak_out_of_range" else "inconclusive" for r in extra]
+    utility_outcome, utility_reasons = _utility(utility, spec, model, label)
+    verdict = worst([*defined, *privleak, utility_outcome])
+    if not defined and verdict != "fail":  # no forget-knowledge cell could be judged
+        verdict = "undefined"
+    summary.verdicts.setdefault(model, {})[label] = verdict
+    summary.reasons.extend([r for c in knowledge for r in c.reasons] + extra + utility_reasons)
+
+
+def _utility(utility: Cell | None, spec: AuditSpec, model: str, label: str) -> tuple[Verdict, list[Reason]]:
+    """The utility outcome of a variant: its knowmem_r cell's, or `utility_not_measured` without one."""
+    policy: Policy = spec.policy
+    if utility is not None and utility.verdict != "undefined":
+        return utility.verdict, list(utility.reasons)
+    if utility is not None:
+        reasons = list(utility.reasons)
+    else:
+        why = "not requested" if UTILITY_METRIC not in spec.metrics else "skipped (see skipped metrics)"
+        message = f"{model} at {label}: utility not measured: {UTILITY_METRIC} {why}"
+        reasons = [
+            Reason(code="utility_not_measured", model=model, precision_label=label, metric=UTILITY_METRIC,
+                   message=message)
+        ]  # fmt: skip
+    return ("inconclusive" if policy.require_utility else "pass"), reasons
+
+
+def _privleak_recovery(summary: Summary, by_variant: dict[Variant, VariantResult], model: str, label: str) -> None:
+    """PrivLeak at this precision minus at full (percent), reported per variant."""
+    at_label, at_full = by_variant.get((model, label)), by_variant.get((model, FULL))
+    value = at_label.metrics.get("privleak") if at_label else None
+    baseline = at_full.metrics.get("privleak") if at_full else None
+    if value is not None and baseline is not None:
+        summary.privleak_recovery.setdefault(model, {})[label] = value - baseline

@@ -146,7 +146,8 @@ def summarize_audit(session: Session, audit: Audit) -> None:
     if corpus is None:
         raise LookupError(f"audit '{audit.id}': its corpus '{audit.corpus_id}' is missing")
     variants = load_report(session, audit, with_items=False).variants
-    summary = summarize(spec, variants, skipped_metrics(spec, corpus.parts))
+    items = repository.item_scores_of(session, audit.id, list(spec.metrics))
+    summary = summarize(spec, variants, items, skipped_metrics(spec, corpus.parts))
     runs = run_repository.runs_of(session, [audit.id])
     audit.summary = summary.model_dump(mode="json")
     started_at = audit.started_at.isoformat() if audit.started_at else None

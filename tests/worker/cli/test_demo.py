@@ -18,10 +18,18 @@ def test_fast_demo_catches_the_bucket_constrained_model_at_4_bit(tmp_path, capsy
     assert summary["verdicts"]["bucket_constrained"]["full"] == "pass"
     assert summary["verdicts"]["bucket_constrained"][G64] == "fail"
     assert summary["retained"]["bucket_constrained"][G64]["verbmem_f"] == pytest.approx(1.0)
+    caught = next(
+        c for c in summary["cells"]
+        if (c["model"], c["precision_label"], c["metric"]) == ("bucket_constrained", G64, "verbmem_f")
+    )  # fmt: skip
+    assert caught["recovery"]["ci_low"] > summary["policy"]["max_recovery"]  # the lower bound, not the point
+    assert "recovery_above_max" in [reason["code"] for reason in caught["reasons"]]
+    assert "utility_not_measured" in [reason["code"] for reason in summary["reasons"]]  # said, not required
     collision = next(
         v["collision"] for v in report["variants"] if v["model"] == "bucket_constrained" and v["precision_label"] == G64
     )
     assert collision["overall"] == 1.0
+    assert collision["moved"] == 1.0 and collision["n_moved"] > 0  # every change it made is erased at 4 bits
     output = capsys.readouterr()
     assert "bucket_constrained" in output.out and "built" in output.err
     assert main(arguments) == 0

@@ -75,7 +75,7 @@ def test_end_to_end_run_writes_the_three_report_files(
     out = tmp_path / "out"
     assert main(["run", str(path), "--out", str(out), "--quiet"]) == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["schema_version"] == "1.0"
+    assert report["schema_version"] == "2.0"
     pairs = {(v["model"], v["precision_label"]) for v in report["variants"]}
     assert pairs == {(m, p) for m in ("target", "noisy") for p in ("full", "rtn-w4-g32-asym", "bnb-nf4-b64")}
     target_full = next(v for v in report["variants"] if v["model"] == "target" and v["precision_label"] == "full")
@@ -85,7 +85,7 @@ def test_end_to_end_run_writes_the_three_report_files(
     )
     assert 0.9 < noisy_4bit["collision"]["overall"] <= 1.0
     assert set(report["summary"]["verdicts"]["noisy"]) == {"full", "rtn-w4-g32-asym", "bnb-nf4-b64"}
-    assert report["summary"]["verdict"] in {"pass", "fail", "utility_lost"}
+    assert report["summary"]["verdict"] in {"pass", "fail", "inconclusive", "utility_lost", "undefined"}
     assert {i["metric"] for i in report["items"]} == {"verbmem_f", "knowmem_f", "knowmem_r", "privleak"}
     assert report["provenance"]["corpus_sha256"] == tiny_bundle.sha256
     rows = list(csv.DictReader((out / "report.csv").open()))

@@ -2,7 +2,8 @@
 
 Trimmed to what the cached demo can audit in under 3 minutes on 2 CPU cores: six precisions and no KnowMem,
 which the demo's target does not answer in the question format (KnowMem_f 0.00, KnowMem_r 0.01 measured on
-the full configuration), so it would only cost time. RTN 4-bit per channel is where the paper's case came
+the full configuration), so it would only cost time; without KnowMem_r the verdicts do not require utility
+(the reasons still say `utility_not_measured`). RTN 4-bit per channel is where the paper's case came
 back most on this 256-wide model (coarser buckets than group 64 or 128).
 """
 
@@ -40,5 +41,6 @@ def demo_spec(
         "precisions": [dict(precision) for precision in precisions],
         "metrics": list(metrics),
         "limits": {"max_items": max_items, "bootstrap_samples": 200},
+        "policy": {"require_utility": False},  # utility is not measured (no KnowMem, above): said, not held against
         "seed": 0,
     }

@@ -51,8 +51,9 @@ METHODS: Registry[PlanBuilder] = Registry("unlearning method family")
 
 @METHODS.register(GradientMethodConfig.family)
 def _gradient_plan(
-    config: GradientMethodConfig, model: PreTrainedModel, target: PreTrainedModel, forget: TokenChunks, seed: int
+    config: UnlearningConfig, model: PreTrainedModel, target: PreTrainedModel, forget: TokenChunks, seed: int
 ) -> MethodPlan:
+    assert isinstance(config, GradientMethodConfig)  # registered under its family
     objective = GradientObjective(config, target)
     plan = MethodPlan(objective, list(model.parameters()))
     if config.uses_sure:
@@ -74,8 +75,9 @@ def _gradient_plan(
 
 @METHODS.register(RMUConfig.family)
 def _rmu_plan(
-    config: RMUConfig, model: PreTrainedModel, target: PreTrainedModel, forget: TokenChunks, seed: int
+    config: UnlearningConfig, model: PreTrainedModel, target: PreTrainedModel, forget: TokenChunks, seed: int
 ) -> MethodPlan:
+    assert isinstance(config, RMUConfig)  # registered under its family
     layers = rmu_trainable_layers(config, model.config.num_hidden_layers)
     return MethodPlan(RMUObjective(config, target, seed), mlp_parameters(model, layers), details={"layers": layers})
 
@@ -100,10 +102,8 @@ def run_unlearning(
             f"unlearning '{config.name}': chunk_length {config.chunk_length} exceeds the model's context "
             f"of {context_length(target_model)} tokens"
         )
-    forget = chunk_corpus(tokenizer, _raw_text(corpus, "forget", config), config.chunk_length, "raw/forget")
-    retain = None
-    if needs_retain(config):
-        retain = chunk_corpus(tokenizer, _raw_text(corpus, "retain", config), config.chunk_length, "raw/retain")
+    forget = _chunks(tokenizer, corpus, "forget", config)
+    retain = _chunks(tokenizer, corpus, "retain", config) if needs_retain(config) else None
     target_model.eval()
     torch.manual_seed(seed)
     model = copy.deepcopy(target_model).to(TRAINING_DTYPES[config.dtype])
@@ -117,6 +117,7 @@ def run_unlearning(
         epochs=config.epochs,
         max_steps=config.max_steps,
         seed=seed,
+        gradient_accumulation=config.gradient_accumulation,
     )
     result = train_unlearning(
         model, plan.objective, forget, retain, settings, plan.trainable, plan.after_step, progress,
@@ -143,11 +144,13 @@ def save_unlearned(outcome: UnlearningOutcome, tokenizer: PreTrainedTokenizerBas
     return save_model_folder(outcome.model, tokenizer, outcome.record, folder)
 
 
-def _raw_text(corpus: CorpusBundle, part: str, config: UnlearningConfig) -> list[str]:
+def _chunks(
+    tokenizer: PreTrainedTokenizerBase, corpus: CorpusBundle, part: str, config: UnlearningConfig
+) -> TokenChunks:
     documents = corpus.part(f"raw/{part}")
     if not documents:
         raise ValueError(f"unlearning '{config.name}' ({config.method}) needs raw/{part}.txt, which the corpus lacks")
-    return documents
+    return chunk_corpus(tokenizer, documents, config.chunk_length, f"raw/{part}", config.bos_per_chunk)
 
 
 @torch.no_grad()

@@ -28,9 +28,9 @@ async function bodyOf(response) {
   }
 }
 
-async function send(path, { method = "GET", json, accept = "application/json", headers = {} } = {}) {
+async function send(path, { method = "GET", json, accept = "application/json", headers = {}, alsoOk = [] } = {}) {
   const key = apiKey();
-  const request = { method, headers: { Accept: accept, ...headers } };
+  const request = { method, headers: { Accept: accept, ...headers }, cache: "no-store" };
   if (key) request.headers.Authorization = `Bearer ${key}`;
   if (json !== undefined) {
     request.headers["Content-Type"] = "application/json";
@@ -38,7 +38,7 @@ async function send(path, { method = "GET", json, accept = "application/json", h
   }
   const response = await fetch(path, request);
   if (response.status === 401) window.dispatchEvent(new CustomEvent("auth-required"));
-  if (!response.ok) {
+  if (!response.ok && !alsoOk.includes(response.status)) {
     const problems = problemsOf(await bodyOf(response), `${response.status} ${response.statusText}`);
     throw new ApiError(response.status, problems.map((p) => (p.field ? `${p.field}: ` : "") + p.message).join("; "), problems);
   }
@@ -47,6 +47,16 @@ async function send(path, { method = "GET", json, accept = "application/json", h
 
 export async function getJson(path) {
   return bodyOf(await send(path));
+}
+
+/**
+ * A conditional GET for pollers: the ETag of the last answer goes back as If-None-Match, and an unchanged
+ * resource answers 304 with no body. Returns {changed: false} then, else {changed: true, body, etag}.
+ */
+export async function getIfChanged(path, etag) {
+  const response = await send(path, { headers: etag ? { "If-None-Match": etag } : {}, alsoOk: [304] });
+  if (response.status === 304) return { changed: false, etag };
+  return { changed: true, body: await bodyOf(response), etag: response.headers.get("ETag") };
 }
 
 export async function postJson(path, json, headers = {}) {

@@ -19,10 +19,14 @@ export function formatPoints(delta) {
   return `${sign}${Math.abs(delta * 100).toFixed(1)} pp`;
 }
 
+const TIME_FORMAT = { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+  second: "2-digit", timeZoneName: "short" };
+
+/** A time in the reader's zone, with the zone named (e.g. "Dec 2, 2026, 07:20:56 UTC"). */
 export function formatTime(isoText) {
   if (!isoText) return "—";
   const date = new Date(isoText);
-  return Number.isNaN(date.getTime()) ? isoText : date.toLocaleString();
+  return Number.isNaN(date.getTime()) ? isoText : date.toLocaleString(undefined, TIME_FORMAT);
 }
 
 /** Verdicts carry a symbol and a word so that they read without colour. */
@@ -30,12 +34,16 @@ export const VERDICT_TEXT = {
   pass: { symbol: "✓", word: "pass" },
   fail: { symbol: "✗", word: "fail" },
   utility_lost: { symbol: "⚠", word: "utility lost" },
+  inconclusive: { symbol: "?", word: "inconclusive" },
+  undefined: { symbol: "∅", word: "undefined" },
 };
 
+/** Job states have their own symbols, none shared with a verdict: "succeeded" says the job ran, not that the
+ * model passed. */
 export const STATUS_SYMBOL = {
   queued: "◷",
   running: "▶",
-  succeeded: "✓",
-  failed: "✗",
+  succeeded: "●",
+  failed: "⨯",
   cancelled: "■",
 };

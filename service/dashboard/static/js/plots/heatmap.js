@@ -64,6 +64,6 @@ export function collisionHeatmap(columns) {
   return h("figure", { class: "heatmap-figure" },
     h("div", { class: "scroll-x", tabindex: "0" }, svg),
     h("figcaption", {}, "Share of weights whose quantized code is the same for the unlearned and the target model "
-      + "(DESIGN 8.6). Near 1 at 4 bits means the quantized unlearned model is the quantized target. "
+      + "(weight-level, needs no data). Near 1 at 4 bits means the quantized unlearned model is the quantized target. "
       + "≈ marks calibration-based quantizers, whose codes are approximate."));
 }

@@ -128,5 +128,5 @@ export function retainedPlot({ retained, precisions, metrics, models, maxRetaine
   );
   return h("figure", { class: "plot-figure" }, svg, legend(series),
     h("figcaption", {}, "Share of the target's forget-set knowledge that each unlearned model still shows, "
-      + "measured against the target at the same precision (DESIGN 8.5). Above the dashed line the policy fails."));
+      + "measured against the target at the same precision. Above the dashed line the policy fails."));
 }

@@ -1,13 +1,14 @@
-// One audit: status and live progress per run, cancel, report links, the results matrix with the
-// metric definitions, the retained-share plot, the collision heat map and the per-item evidence.
+// One audit: its name and labels, job status and model verdict, live progress per run (polled conditionally:
+// an unchanged audit costs a 304), cancel, report links, the results matrix with the metric definitions, the
+// retained-share plot, the collision heat map and the per-item evidence.
 
-import { downloadReport, getJson } from "../api.js";
+import { downloadReport, getIfChanged, getJson } from "../api.js";
 import { h, mount } from "../dom.js";
-import { formatTime } from "../format.js";
 import { collisionHeatmap } from "../plots/heatmap.js";
 import { retainedPlot } from "../plots/retained.js";
 import { bitWidth, orderedPrecisions } from "../shapes.js";
-import { cancelButton, errorMessage, isActive, progressBar, statusBadge, verdictBadge } from "../widgets.js";
+import { cancelButton, errorMessage, isActive, labelChips, progressBar, statusBadge, timeAt, verdictBadge }
+  from "../widgets.js";
 import { renderEvidence } from "./evidence.js";
 import { metricDefinitions, resultsMatrix } from "./matrix.js";
 
@@ -22,33 +23,51 @@ function reportLinks(auditId) {
     }));
 }
 
+/** Each distinct run error once, with the runs it stopped: the same failure on seven runs is one message. */
+function failures(runs) {
+  const byError = new Map();
+  for (const run of runs.filter((r) => r.error)) {
+    if (!byError.has(run.error)) byError.set(run.error, []);
+    byError.get(run.error).push(`${run.kind} ${run.model} @ ${run.precision_label}`);
+  }
+  return [...byError.entries()];
+}
+
+function failureMessages(audit) {
+  const grouped = failures(audit.runs);
+  if (!grouped.length) return audit.error ? h("p", { class: "message error" }, `✗ ${audit.error}`) : null;
+  return h("div", { class: "failures" }, grouped.map(([error, where]) => h("p", { class: "message error" },
+    `✗ ${error}`, h("span", { class: "muted" }, ` (${where.length === 1 ? "run" : `${where.length} runs`}: `
+      + `${where.join(", ")})`))));
+}
+
 function runsTable(runs) {
   if (!runs.length) return null;
   return h("details", { class: "runs", open: runs.some((r) => isActive(r.status)) },
     h("summary", {}, `Runs (${runs.filter((r) => r.status === "succeeded").length} of ${runs.length} done)`),
     h("table", { class: "responsive" },
-      h("thead", {}, h("tr", {}, ["Kind", "Model", "Precision", "Status", "Stage", "Progress", "Error"]
+      h("thead", {}, h("tr", {}, ["Kind", "Model", "Precision", "Run status", "Stage", "Progress", "Error"]
         .map((title) => h("th", { scope: "col" }, title)))),
       h("tbody", {}, runs.map((run) => h("tr", {},
         h("td", { "data-label": "Kind" }, run.kind),
         h("td", { "data-label": "Model" }, run.model),
         h("td", { "data-label": "Precision" }, run.precision_label),
-        h("td", { "data-label": "Status" }, statusBadge(run.status)),
+        h("td", { "data-label": "Run status" }, statusBadge(run.status, "run")),
         h("td", { "data-label": "Stage" }, run.stage ?? "—"),
         h("td", { "data-label": "Progress" }, progressBar(run.share_done, `progress of ${run.model} at ${run.precision_label}`)),
-        h("td", { "data-label": "Error" }, run.error ?? ""),
+        h("td", { "data-label": "Error" }, run.error ? "failed: see the error above" : ""),
       )))));
 }
 
 function statusSection(audit, refresh) {
   return h("section", { class: "audit-status", "aria-live": "polite" },
     h("dl", { class: "facts" },
-      h("dt", {}, "Status"), h("dd", {}, statusBadge(audit.status)),
-      h("dt", {}, "Verdict"), h("dd", {}, verdictBadge(audit.verdict)),
+      h("dt", {}, "Job status"), h("dd", {}, statusBadge(audit.status)),
+      h("dt", {}, "Model verdict"), h("dd", {}, verdictBadge(audit.verdict, audit.status)),
       h("dt", {}, "Progress"), h("dd", {}, progressBar(audit.share_done, "audit progress")),
-      h("dt", {}, "Created"), h("dd", {}, formatTime(audit.created_at)),
-      h("dt", {}, "Finished"), h("dd", {}, formatTime(audit.finished_at))),
-    audit.error ? h("p", { class: "message error" }, `✗ ${audit.error}`) : null,
+      h("dt", {}, "Created"), h("dd", {}, timeAt(audit.created_at)),
+      h("dt", {}, "Finished"), h("dd", {}, timeAt(audit.finished_at))),
+    failureMessages(audit),
     h("div", { class: "actions" }, isActive(audit.status) ? cancelButton(audit.id, refresh) : null, reportLinks(audit.id)),
     runsTable(audit.runs),
   );
@@ -56,7 +75,7 @@ function statusSection(audit, refresh) {
 
 /**
  * Each metric's meaning from the API's metric_info; a metric is a knowledge metric (retained share and
- * recovery apply, DESIGN 8.5) when the API reports a retained share for it.
+ * recovery apply) when the API reports a retained share for it.
  */
 function metricInfosOf(results) {
   const withShares = new Set(Object.values(results.retained ?? {})
@@ -65,11 +84,11 @@ function metricInfosOf(results) {
     ...results.metric_info?.[name], knowledge: withShares.has(name) }));
 }
 
-/** What the matrix needs of the summary: shares and verdicts (the summary is null until the final task). */
+/** What the matrix needs of the summary: shares, cells and verdicts (the summary is null until the final task). */
 function summaryOf(results) {
   const summary = results.summary ?? {};
   return { retained: results.retained, recovery: results.recovery, undefined: summary.undefined ?? {},
-    verdicts: summary.verdicts ?? {}, policy: summary.policy ?? {} };
+    verdicts: summary.verdicts ?? {}, policy: summary.policy ?? {}, cells: summary.cells ?? [] };
 }
 
 function quantizedChoice(precisions, variants, onChange) {
@@ -121,12 +140,20 @@ function resultsSections(auditId, results) {
   ];
 }
 
+function heading(audit) {
+  return [h("h1", {}, audit.name ?? `Audit ${audit.id}`),
+    audit.name ? h("p", { class: "muted audit-id" }, `Audit ${audit.id}`) : null, labelChips(audit.labels)];
+}
+
 export function auditView(main, auditId) {
   let timer = null;
   let resultsShown = false;
+  let etag = null;
+  let audit = null;
+  const headingArea = h("div", { id: "audit-heading" }, h("h1", {}, `Audit ${auditId}`));
   const statusArea = h("div");
   const resultsArea = h("div", { id: "results" });
-  mount(main, h("p", {}, h("a", { href: "#/audits" }, "← All audits")), h("h1", {}, `Audit ${auditId}`), statusArea, resultsArea);
+  mount(main, h("p", {}, h("a", { href: "#/audits" }, "← All audits")), headingArea, statusArea, resultsArea);
 
   async function showResults() {
     try {
@@ -142,8 +169,12 @@ export function auditView(main, auditId) {
   async function refresh() {
     clearTimeout(timer);
     try {
-      const audit = await getJson(`/v1/audits/${encodeURIComponent(auditId)}`);
-      mount(statusArea, statusSection(audit, refresh));
+      const answer = await getIfChanged(`/v1/audits/${encodeURIComponent(auditId)}`, etag);
+      if (answer.changed) {
+        ({ etag, body: audit } = answer);
+        mount(headingArea, heading(audit));
+        mount(statusArea, statusSection(audit, refresh));
+      }
       if (isActive(audit.status)) timer = setTimeout(refresh, POLL_MS);
       else if (!resultsShown) await showResults();
     } catch (error) {

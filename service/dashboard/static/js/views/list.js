@@ -1,44 +1,75 @@
-// The audits list: status, live progress, verdict, models and precisions; filter by status.
+// The audits list: name and labels, job status, live progress, model verdict, models and precisions; filter by
+// status, name and labels (the filters live in the URL, so a filtered list can be shared).
 
 import { getJson } from "../api.js";
 import { h, mount } from "../dom.js";
-import { formatTime } from "../format.js";
 import { pageOf } from "../shapes.js";
-import { cancelButton, errorMessage, isActive, progressBar, statusBadge, verdictBadge } from "../widgets.js";
+import { cancelButton, errorMessage, isActive, labelChips, progressBar, statusBadge, timeAt, verdictBadge }
+  from "../widgets.js";
 
 const STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"];
 const PAGE_SIZE = 20;
 const POLL_ACTIVE_MS = 2000; // while an audit is queued or running
 const POLL_IDLE_MS = 10000; // to notice audits submitted elsewhere
 
-function filterControl(status, onChange) {
+/**
+ * Filters: {status, name, label}; `label` holds `key:value` words separated by spaces (all must match).
+ * Returns the toolbar and `addLabel`, which puts a label into the field and applies it.
+ */
+function filterControls(filters, onChange) {
   const select = h("select", { id: "status-filter", name: "status" },
     h("option", { value: "" }, "all"),
-    STATUSES.map((s) => h("option", { value: s, selected: s === status }, s)));
-  select.addEventListener("change", () => onChange(select.value));
-  return h("div", { class: "toolbar" }, h("label", { for: "status-filter" }, "Status "), select);
+    STATUSES.map((s) => h("option", { value: s, selected: s === filters.status }, s)));
+  const name = h("input", { id: "name-filter", name: "name", type: "search", value: filters.name,
+    placeholder: "part of a name" });
+  const label = h("input", { id: "label-filter", name: "label", type: "search", value: filters.label,
+    placeholder: "team:risk env:prod" });
+  const changed = () => onChange({ status: select.value, name: name.value.trim(), label: label.value.trim() });
+  select.addEventListener("change", changed);
+  name.addEventListener("change", changed);
+  label.addEventListener("change", changed);
+  const addLabel = (word) => {
+    const words = new Set(label.value.split(/\s+/).filter(Boolean));
+    label.value = [...words.add(word)].join(" ");
+    changed();
+  };
+  const toolbar = h("div", { class: "toolbar" }, h("label", { for: "status-filter" }, "Job status "), select,
+    h("label", { for: "name-filter" }, " Name "), name, h("label", { for: "label-filter" }, " Labels "), label);
+  return { toolbar, addLabel };
 }
 
-function auditRow(audit, refresh) {
+function auditRow(audit, refresh, pickLabel) {
   return h("tr", { dataset: { auditId: audit.id, status: audit.status } },
-    h("td", { "data-label": "Audit" }, h("a", { href: `#/audits/${encodeURIComponent(audit.id)}` }, audit.id)),
-    h("td", { "data-label": "Status" }, statusBadge(audit.status)),
+    h("td", { "data-label": "Audit" },
+      h("a", { href: `#/audits/${encodeURIComponent(audit.id)}`, class: "audit-name" }, audit.name ?? audit.id),
+      audit.name ? h("div", { class: "muted audit-id" }, audit.id) : null,
+      labelChips(audit.labels, pickLabel)),
+    h("td", { "data-label": "Job status" }, statusBadge(audit.status)),
     h("td", { "data-label": "Progress" }, progressBar(audit.share_done, `progress of audit ${audit.id}`)),
-    h("td", { "data-label": "Verdict" }, verdictBadge(audit.verdict)),
-    h("td", { "data-label": "Created" }, formatTime(audit.created_at)),
+    h("td", { "data-label": "Model verdict" }, verdictBadge(audit.verdict, audit.status)),
+    h("td", { "data-label": "Created" }, timeAt(audit.created_at)),
     h("td", { "data-label": "Models" }, audit.models.join(", ")),
     h("td", { "data-label": "Precisions" }, audit.precisions.join(", ")),
     h("td", { "data-label": "" }, isActive(audit.status) ? cancelButton(audit.id, refresh) : null),
   );
 }
 
-function auditTable(audits, refresh) {
+function auditTable(audits, refresh, pickLabel) {
   if (!audits.length) return h("p", { class: "empty" }, "No audits match. Submit one with “New audit”.");
   return h("table", { class: "audits responsive" },
-    h("thead", {}, h("tr", {}, ["Audit", "Status", "Progress", "Verdict", "Created", "Models", "Precisions", ""]
-      .map((title) => h("th", { scope: "col" }, title)))),
-    h("tbody", {}, audits.map((audit) => auditRow(audit, refresh))),
+    h("thead", {}, h("tr", {}, ["Audit", "Job status", "Progress", "Model verdict", "Created", "Models", "Precisions",
+      ""].map((title) => h("th", { scope: "col" }, title)))),
+    h("tbody", {}, audits.map((audit) => auditRow(audit, refresh, pickLabel))),
   );
+}
+
+/** The API's query for the filters (labels repeated: every one must match). */
+function filterParams(filters) {
+  const params = new URLSearchParams();
+  if (filters.status) params.set("status", filters.status);
+  if (filters.name) params.set("name", filters.name);
+  for (const label of filters.label.split(/\s+/).filter(Boolean)) params.append("label", label);
+  return params;
 }
 
 function pager(offset, page, go) {
@@ -53,31 +84,38 @@ function pager(offset, page, go) {
 
 /** Renders into `main`; returns a function that stops the polling. */
 export function listView(main, query) {
-  let status = query.get("status") ?? "";
+  let filters = { status: query.get("status") ?? "", name: query.get("name") ?? "",
+    label: query.getAll("label").join(" ") };
   let offset = 0;
   let timer = null;
   const results = h("div", { id: "audit-list", "aria-live": "polite" });
 
   async function refresh() {
     clearTimeout(timer);
-    const params = new URLSearchParams({ limit: PAGE_SIZE, offset });
-    if (status) params.set("status", status);
+    const params = filterParams(filters);
+    params.set("limit", PAGE_SIZE);
+    params.set("offset", offset);
     try {
       const page = pageOf(await getJson(`/v1/audits?${params}`));
-      mount(results, auditTable(page.items, refresh), pager(offset, page, (o) => { offset = o; refresh(); }));
+      mount(results, auditTable(page.items, refresh, pickLabel),
+        pager(offset, page, (o) => { offset = o; refresh(); }));
       timer = setTimeout(refresh, page.items.some((a) => isActive(a.status)) ? POLL_ACTIVE_MS : POLL_IDLE_MS);
     } catch (error) {
       mount(results, errorMessage(error));
     }
   }
 
-  const changeStatus = (value) => {
-    status = value;
+  function changeFilters(next) {
+    filters = next;
     offset = 0;
-    history.replaceState(null, "", value ? `#/audits?status=${value}` : "#/audits");
+    const shown = filterParams(filters).toString();
+    history.replaceState(null, "", shown ? `#/audits?${shown}` : "#/audits");
     refresh();
-  };
-  mount(main, h("h1", {}, "Audits"), filterControl(status, changeStatus), results);
+  }
+
+  const controls = filterControls(filters, changeFilters);
+  const pickLabel = (key, value) => controls.addLabel(`${key}:${value}`);
+  mount(main, h("h1", {}, "Audits"), controls.toolbar, results);
   refresh();
   return () => clearTimeout(timer);
 }

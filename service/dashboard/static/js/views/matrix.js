@@ -3,7 +3,7 @@
 
 import { h } from "../dom.js";
 import { formatPoints, formatShare, formatValue } from "../format.js";
-import { verdictBadge } from "../widgets.js";
+import { cellVerdictBadge, verdictBadge } from "../widgets.js";
 
 function metricHeader(info) {
   return h("th", { scope: "col", dataset: { metric: info.name } },
@@ -19,16 +19,46 @@ function interval(detail) {
   return h("span", { class: "ci" }, `95% CI ${formatValue(detail.ci_low, detail.unit)} – ${formatValue(detail.ci_high, detail.unit)}`);
 }
 
+/** "80.0 % (95% CI 70.0 – 90.0 %)": a share or recovery with its paired interval, when it has one. */
+function withInterval(estimate, format, confidence) {
+  if (!estimate || estimate.ci_low === null || estimate.ci_low === undefined) return format(estimate?.value);
+  const level = Math.round((confidence ?? 0.95) * 100);
+  return `${format(estimate.value)} (${level}% CI ${format(estimate.ci_low)} – ${format(estimate.ci_high)})`;
+}
+
+function cellOf(summary, variant, metric) {
+  return (summary.cells ?? []).find((c) => c.model === variant.model
+    && c.precision_label === variant.precision_label && c.metric === metric);
+}
+
+/** knowmem_r: the share of the target's utility, judged against min_utility. */
+function utilityLines(summary, variant, metric) {
+  const cell = cellOf(summary, variant, metric);
+  if (!cell) return null;
+  if (cell.verdict === "undefined") return [h("span", { class: "share undefined" }, "utility share undefined"),
+    cellVerdictBadge(cell.verdict)];
+  return [h("span", { class: "share" }, `utility share ${withInterval(cell.retained, formatShare, summary.policy?.confidence)}`),
+    cellVerdictBadge(cell.verdict)];
+}
+
 function shareLines(summary, variant, metric) {
+  const cell = cellOf(summary, variant, metric);
+  const undefinedReason = summary.undefined?.[variant.model]?.[variant.precision_label]?.[metric];
+  if (undefinedReason) {
+    return [h("span", { class: "share undefined", title: undefinedReason }, `retained undefined: ${undefinedReason}`),
+      cell ? cellVerdictBadge(cell.verdict) : null];
+  }
   const retained = summary.retained?.[variant.model]?.[variant.precision_label]?.[metric];
   const recovery = summary.recovery?.[variant.model]?.[variant.precision_label]?.[metric];
-  const undefinedReason = summary.undefined?.[variant.model]?.[variant.precision_label]?.[metric];
-  if (undefinedReason) return h("span", { class: "share undefined", title: undefinedReason }, `retained undefined: ${undefinedReason}`);
   if (retained === undefined || retained === null) return null;
+  const confidence = summary.policy?.confidence;
   return [
-    h("span", { class: "share", dataset: { retained: String(retained) } }, `retained ${formatShare(retained)}`),
+    h("span", { class: "share", dataset: { retained: String(retained) } },
+      `retained ${withInterval(cell?.retained ?? { value: retained }, formatShare, confidence)}`),
     recovery === undefined || recovery === null || variant.precision_label === "full" ? null
-      : h("span", { class: "share", dataset: { recovery: String(recovery) } }, `recovery ${formatPoints(recovery)}`),
+      : h("span", { class: "share", dataset: { recovery: String(recovery) } },
+        `recovery ${withInterval(cell?.recovery ?? { value: recovery }, formatPoints, confidence)}`),
+    cell ? cellVerdictBadge(cell.verdict) : null,
   ];
 }
 
@@ -48,7 +78,8 @@ function metricCell(summary, variant, info) {
   attributes.dataset.value = String(value);
   return h("td", { ...attributes, class: "num" },
     h("span", { class: "value" }, formatValue(value, info.unit)), interval(detail),
-    info.knowledge && variant.model !== "target" ? shareLines(summary, variant, info.name) : null);
+    variant.model === "target" ? null
+      : info.knowledge ? shareLines(summary, variant, info.name) : utilityLines(summary, variant, info.name));
 }
 
 /** variants: VariantResult[] in display order; metricInfos: [{name, title, unit, direction, knowledge}]. */
