@@ -2,8 +2,9 @@
 process, as deployed) on Redis, with an audit of N runs cancelled before the worker sees its messages.
 
 The worker is started and ready before the messages are sent; the time is from the first message sent to the
-queue being empty with nothing left unacknowledged. `--code` runs the worker from another checkout (the
-"before" column: main before cancelled messages were skipped in the worker's main process).
+queue being empty with nothing left unacknowledged. `--code` runs the worker from another checkout, e.g. the
+code before cancelled messages were skipped in the worker's main process:
+`git archive 0ce4ad1 | tar -x -C /tmp/before`, then `--code /tmp/before`.
 
     .venv/bin/python bench/bench_drain.py [--messages 500] [--backend sqlite|postgresql] [--code DIR]
 """

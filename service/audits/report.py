@@ -54,7 +54,7 @@ def stated_summary(audit: Audit) -> dict | None:
 def audit_header(session: Session, audit: Audit) -> AuditHeader:
     return AuditHeader(
         id=audit.id,
-        name=getattr(audit, "name", None),  # audits gain a name with names and labels (issue 12)
+        name=audit.name,
         status=audit.status,
         submitted_at=audit.created_at,
         started_at=audit.started_at,

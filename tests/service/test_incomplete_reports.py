@@ -13,7 +13,7 @@ STORED_SUMMARY = {"verdict": "pass", "verdicts": {"ga": {"full": "pass"}}, "reas
 
 def submit(client, auth, model_root) -> str:
     spec = spec_for(model_root, precisions=[{"method": "full"}, {"method": "rtn", "bits": 4, "group_size": 32}],
-                    metrics=["verbmem_f"])  # fmt: skip
+                    metrics=["verbmem_f"], name="Q3 release check")  # fmt: skip
     return client.post("/v1/audits", json=spec, headers=auth).json()["id"]
 
 
@@ -51,6 +51,7 @@ def test_a_running_audit_is_stamped_incomplete_with_no_verdict(client, auth, mod
     assert document["audit"]["complete"] is False and document["audit"]["status"] == "running"
     assert document["audit"]["runs"] == {"done": 1, "failed": 0, "cancelled": 0, "total": 4}
     assert document["audit"]["id"] == audit_id and document["audit"]["submitted_at"].endswith("Z")  # UTC
+    assert document["audit"]["name"] == "Q3 release check" and "Q3 release check" in html
     assert document["summary"]["verdict"] is None
     audit = client.get(f"/v1/audits/{audit_id}", headers=auth).json()
     assert audit["progress"]["share_done"] == (1 + 0.5) / 4

@@ -11,7 +11,7 @@ from service.models.base import utc_now
 from service.models.states import AuditStatus
 from tests.service.backlogs import backlog_audit
 from tests.service.databases import fresh_database
-from worker.runs.admission import Admission, admission
+from worker.runs.admission import MAX_DEFERRALS, Admission, admission
 
 
 @pytest.fixture
@@ -60,3 +60,11 @@ def test_the_tenant_served_least_recently_is_never_held_back(database_url):
         assert session.get(Audit, session.get(Run, a_runs[0]).audit_id).status == "queued"
     assert admission(database_url, a_runs[1]) == Admission.RUN
     assert admission(database_url, b_runs[1]) == Admission.DEFER
+
+
+def test_a_run_held_back_many_times_goes_ahead(database_url):
+    first, second = backlog_audit(database_url, "a", 2)
+    started(database_url, first, minutes_ago=1)
+    backlog_audit(database_url, "b", 1)  # its message may have been lost: b's run may never start
+    assert admission(database_url, second, deferrals=MAX_DEFERRALS - 1) == Admission.DEFER
+    assert admission(database_url, second, deferrals=MAX_DEFERRALS) == Admission.RUN

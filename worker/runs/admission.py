@@ -8,7 +8,8 @@ does not keep, since it forks the pool's processes):
   acknowledged and dropped;
 - another tenant with runs waiting was served (last started a run) less recently than this run's tenant: the
   message is sent again `fair_share_delay_s` later and this one acknowledged, so that one tenant's backlog
-  cannot keep the other tenants' runs waiting behind all of it;
+  cannot keep the other tenants' runs waiting behind all of it (at most MAX_DEFERRALS times: a queued run
+  whose message was lost must not hold the others back for ever);
 - otherwise the run goes to the pool.
 """
 
@@ -25,6 +26,8 @@ from service.models.states import AuditStatus, RunStatus
 from service.runs import repository as run_repository
 
 logger = logging.getLogger(__name__)
+MAX_DEFERRALS = 60
+DEFERRALS_HEADER = "fair_share_deferrals"
 
 
 class Admission(StrEnum):
@@ -33,7 +36,7 @@ class Admission(StrEnum):
     DEFER = "a less recently served tenant goes first"
 
 
-def admission(database_url: str, run_id: str) -> Admission:
+def admission(database_url: str, run_id: str, deferrals: int = 0) -> Admission:
     with Session(engine_for(database_url, pooled=False)) as session:
         state = run_repository.admission_state(session, run_id)
         if state is None:
@@ -41,7 +44,7 @@ def admission(database_url: str, run_id: str) -> Admission:
         run_status, audit_status, tenant_id = state
         if run_status in RunStatus.finished() and audit_status not in AuditStatus.open():
             return Admission.SKIP
-        if run_status == RunStatus.QUEUED and others_go_first(session, tenant_id):
+        if run_status == RunStatus.QUEUED and deferrals < MAX_DEFERRALS and others_go_first(session, tenant_id):
             return Admission.DEFER
         return Admission.RUN
 
@@ -69,16 +72,17 @@ class RunRequest(Request):
         if super().revoked():
             return True
         settings = get_settings()
-        run_id = self.args[0]
+        run_id, deferrals = self.args[0], int(self.request_dict.get(DEFERRALS_HEADER) or 0)
         try:
-            decision = admission(settings.sqlalchemy_url, run_id)
+            decision = admission(settings.sqlalchemy_url, run_id, deferrals)
         except SQLAlchemyError as error:  # the task itself meets the database and records what happened
             logger.warning("run %s: admission not checked (%s)", run_id, type(error).__name__)
             return False
         if decision == Admission.RUN:
             return False
         if decision == Admission.DEFER:
-            self.task.apply_async(args=self.args, countdown=settings.fair_share_delay_s)
+            headers = {DEFERRALS_HEADER: deferrals + 1}
+            self.task.apply_async(args=self.args, countdown=settings.fair_share_delay_s, headers=headers)
         logger.debug("run %s: %s", run_id, decision)
         self._announce_revoked(decision.value, False, None, False)
         return True
