@@ -43,7 +43,8 @@ def unlearning_seed(spec: AuditSpec, config: UnlearningConfig) -> int:
 
 
 def report_spec(spec: AuditSpec, corpus_sha256: str) -> dict[str, Any]:
-    """The spec as given (without the audit's name and labels), with an inline corpus replaced by its content address (the text is private data)."""
+    """The spec as given (without the audit's name and labels), with an inline corpus replaced by its content
+    address (the text is private data)."""
     document = spec.model_dump(mode="json", exclude=set(AUDIT_RECORD_FIELDS))
     if isinstance(spec.corpus, dict):
         document["corpus"] = f"sha256:{corpus_sha256}"
