@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: sets up .venv if needed, checks the services, runs the house-rule checks, ruff and the tests.
+# The test command: sets up .venv if needed, checks the services, runs the house-rule checks, ruff, mypy and the tests.
 # Extra arguments go to pytest (e.g. scripts/test.sh -m "not browser" -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +11,5 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 bash scripts/check_sql.sh
 .venv/bin/ruff check service worker tests bench migrations
+.venv/bin/mypy
 .venv/bin/python -m pytest "$@"

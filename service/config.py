@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     checkpoint_dir: Path | None = Field(None, description="where unlearning results are saved")
     max_upload_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="largest request body accepted")
     max_corpus_items: int = Field(100_000, ge=1, description="most items (all parts together) in one corpus bundle")
+    max_runs_per_audit: int = Field(200, ge=1, description="most runs one audit may plan")
+    max_models_per_audit: int = Field(20, ge=1, description="most models in one audit (target, unlearned, unlearning)")
+    max_precisions_per_audit: int = Field(16, ge=1, description="most precisions in one audit")
+    max_unlearning_steps: int = Field(
+        10_000, ge=1, description="largest max_steps of an unlearning recipe (times its gradient_accumulation)"
+    )
+    max_unlearning_epochs: int = Field(20, ge=1, description="most epochs of an unlearning recipe")
+    max_unfinished_runs_per_tenant: int = Field(
+        1000, ge=1, description="a tenant's queued, waiting and running runs together; more is refused with 429"
+    )
+    max_corpus_bytes_per_tenant: int = Field(
+        1024**3, ge=1, description="a tenant's stored corpora together; more is refused with 429"
+    )
+    quota_retry_after_s: int = Field(60, ge=1, le=86400, description="Retry-After of a 429 for a tenant quota")
     min_free_bytes: int = Field(
         1024**3, ge=0, description="/readyz reports unavailable below this free space in the data or checkpoint folder"
     )
@@ -106,6 +120,10 @@ class Settings(BaseSettings):
     device: str = Field(
         "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto (the first CUDA device when one is visible), "
         "cpu, cuda or cuda:N"
+    )  # fmt: skip
+    torch_threads: int | None = Field(
+        None, ge=1, le=1024, description="threads torch uses for evaluation on this worker; null: the cores this "
+        "process may use (the embedded server leaves one for the API)"
     )  # fmt: skip
     batch_size: int | None = Field(
         None, ge=1, le=1024, description="items per generation batch on this worker, at most the spec's "

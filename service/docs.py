@@ -6,6 +6,7 @@ authentication, which is what a browser can send to /docs after asking for it.
 
 import base64
 import binascii
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -13,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from service.config import Settings
 from service.deps import SettingsDep, bearer_token, known_key
+from service.problems import problem_schemas
 
 OPENAPI_URL = "/openapi.json"
 
@@ -25,7 +27,7 @@ def add_docs_routes(app: FastAPI, settings: Settings) -> None:
 
     @app.get(OPENAPI_URL, include_in_schema=False, dependencies=guard)
     def openapi() -> JSONResponse:
-        return JSONResponse(app.openapi())
+        return JSONResponse(openapi_document(app))
 
     @app.get("/docs", include_in_schema=False, dependencies=guard)
     def swagger_ui() -> HTMLResponse:
@@ -34,6 +36,13 @@ def add_docs_routes(app: FastAPI, settings: Settings) -> None:
     @app.get("/redoc", include_in_schema=False, dependencies=guard)
     def redoc() -> HTMLResponse:
         return get_redoc_html(openapi_url=OPENAPI_URL, title=f"{app.title} - API docs")
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with the schemas of the problem answers that routes refer to."""
+    document = app.openapi()
+    document.setdefault("components", {}).setdefault("schemas", {}).update(problem_schemas())
+    return document
 
 
 def require_docs_key(request: Request, settings: SettingsDep) -> None:

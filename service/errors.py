@@ -1,39 +1,43 @@
-"""Errors the service layer raises; main.py turns each into its HTTP answer, naming the field and reason."""
+"""Errors the service layer raises; each names its problem kind (service.problems), and main.py answers it."""
 
-from typing import Any
-
-from pydantic import BaseModel
+from service.problems import FieldProblem, ProblemKind, field_problem, problem_kind
 
 
-class NotFoundError(LookupError):
+class ServiceError(Exception):
+    """An error with a problem kind; its message is the answer's `detail`."""
+
+    def __init__(self, kind: ProblemKind, message: str):
+        self.kind = kind
+        super().__init__(message)
+
+
+class NotFoundError(ServiceError, LookupError):
     """An id that does not exist for this tenant (another tenant's id is not found either)."""
 
     def __init__(self, kind: str, identifier: str):
-        super().__init__(f"{kind} '{identifier}' not found")
+        super().__init__(problem_kind("not-found"), f"{kind} '{identifier}' not found")
 
 
-class ConflictError(RuntimeError):
-    pass
+class ConflictError(ServiceError):
+    """A request that conflicts with the current state; `code` is one of the 409 problem kinds."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(problem_kind(code), message)
+
+
+class QuotaError(ServiceError):
+    """A tenant quota (a setting) that this request would exceed: answered 429 with a Retry-After."""
+
+    def __init__(self, message: str):
+        super().__init__(problem_kind("quota-exceeded"), message)
 
 
 class FieldError(ValueError):
-    """A request that is well-formed JSON but wrong: answered 422 in FastAPI's validation-error shape."""
+    """A request that is well-formed JSON but wrong: answered 422, one entry per problem in `errors`."""
 
     def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]):
         self.problems = problems
         super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems))
 
-    def detail(self) -> list[dict[str, Any]]:
-        return [{"loc": ["body", *loc], "msg": msg, "type": "value_error"} for loc, msg in self.problems]
-
-
-class ErrorOut(BaseModel):
-    detail: str
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "no or an unknown API key"},
-    404: {"model": ErrorOut, "description": "no such id for this tenant"},
-    409: {"model": ErrorOut, "description": "the request conflicts with the current state"},
-    413: {"model": ErrorOut, "description": "the body is above the upload limit"},
-}
+    def field_problems(self) -> list[FieldProblem]:
+        return [field_problem(("body", *loc), msg) for loc, msg in self.problems]

@@ -1,17 +1,18 @@
 """The app factory: routers, error handlers that name the field and the reason, health, the dashboard."""
 
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from kombu import Connection
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.audits.endpoints import router as audits_router
 from service.audits.resend import ResendLoop
@@ -21,8 +22,20 @@ from service.dashboard.mount import STATIC_DIR, mount_dashboard
 from service.db import engine_for
 from service.disk import DISK_FULL_DETAIL, free_bytes, is_disk_full
 from service.docs import add_docs_routes
-from service.errors import ConflictError, FieldError, NotFoundError
+from service.errors import FieldError, QuotaError, ServiceError
+from service.known_parameters import known_query_parameters
 from service.middleware import add_middleware, security_headers, storable_path_parameters
+from service.problem_docs import router as problems_router
+from service.problems import (
+    ProblemKind,
+    field_problem,
+    kind_for_status,
+    problem_kind,
+    problem_response,
+    request_id_of,
+    validation_response,
+)
+from service.request_ids import HEADER, install_log_field
 from service.webhooks.endpoints import router as webhooks_router
 
 logger = logging.getLogger(__name__)
@@ -38,13 +51,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,  # served by add_docs_routes, as the settings say
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(storable_path_parameters)],
+        dependencies=[Depends(storable_path_parameters), Depends(known_query_parameters)],
     )
     app.state.settings = settings
+    install_log_field()
     add_middleware(app, settings)
     app.include_router(audits_router)
     app.include_router(corpora_router)
     app.include_router(webhooks_router)
+    app.include_router(problems_router)
     add_error_handlers(app)
     add_failure_handlers(app)
     add_health_routes(app)
@@ -70,23 +85,38 @@ async def _resending_unsent_runs(app: FastAPI) -> AsyncIterator[None]:
 
 
 def add_error_handlers(app: FastAPI) -> None:
+    """Every error answered as a problem (service.problems)."""
+
     @app.exception_handler(FieldError)
-    def field_error(_request: Request, error: FieldError) -> JSONResponse:
-        return JSONResponse({"detail": error.detail()}, status_code=422)
+    def field_error(request: Request, error: FieldError) -> JSONResponse:
+        return validation_response(request.scope, error.field_problems())
 
-    @app.exception_handler(NotFoundError)
-    def not_found(_request: Request, error: NotFoundError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=404)
+    @app.exception_handler(ServiceError)
+    def service_error(request: Request, error: ServiceError) -> JSONResponse:
+        return problem_response(request.scope, error.kind, str(error))
 
-    @app.exception_handler(ConflictError)
-    def conflict(_request: Request, error: ConflictError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=409)
+    @app.exception_handler(QuotaError)
+    def over_quota(request: Request, error: QuotaError) -> JSONResponse:
+        retry_after = str(request.app.state.settings.quota_retry_after_s)
+        return problem_response(request.scope, error.kind, str(error), headers={"Retry-After": retry_after})
 
     @app.exception_handler(RequestValidationError)
-    def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
-        """FastAPI's 422 shape, with only JSON-safe parts (pydantic's `ctx` may hold exceptions)."""
-        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
-        return JSONResponse({"detail": detail}, status_code=422)
+    def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        """Only the location and message of each (pydantic's `ctx` may hold exceptions)."""
+        return validation_response(request.scope, [field_problem(e["loc"], e["msg"]) for e in error.errors()])
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code < 400:  # not an error (a 304 of the static files)
+            return Response(status_code=error.status_code, headers=error.headers)
+        kind = kind_for_status(error.status_code)
+        detail = error.detail if error.detail != HTTPStatus(error.status_code).phrase else _plain_detail(request, kind)
+        return problem_response(request.scope, kind, detail, status=error.status_code, headers=error.headers)
+
+
+def _plain_detail(request: Request, kind: ProblemKind) -> str:
+    """The detail of Starlette's own errors (no such route, no such method), which only give the status."""
+    return f"{request.method} {request.url.path}: {kind.title.lower()}"
 
 
 def add_failure_handlers(app: FastAPI) -> None:
@@ -100,16 +130,17 @@ def add_failure_handlers(app: FastAPI) -> None:
 def storage_error(request: Request, error: Exception) -> JSONResponse:
     if is_disk_full(error):
         logger.warning("disk full on %s %s: %s", request.method, request.url.path, error)
-        return JSONResponse({"detail": DISK_FULL_DETAIL}, status_code=507)
+        return problem_response(request.scope, problem_kind("disk-full"), DISK_FULL_DETAIL)
     return unexpected_error(request, error)
 
 
 def unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    reference = uuid.uuid4().hex[:12]
+    reference = request_id_of(request.scope)
     logger.error("unexpected error %s on %s %s", reference, request.method, request.url.path, exc_info=error)
     detail = f"internal error: the request failed on the server (reference {reference} in the server log)"
-    # Starlette sends the answer to Exception outside every middleware: the security headers are added here
-    return JSONResponse({"detail": detail}, status_code=500, headers=security_headers(request.url.path))
+    # Starlette sends the answer to Exception outside every middleware: their headers are added here
+    headers = {**security_headers(request.url.path), HEADER: reference}
+    return problem_response(request.scope, problem_kind("internal-error"), detail, headers=headers)
 
 
 def add_health_routes(app: FastAPI) -> None:

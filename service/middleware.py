@@ -1,9 +1,9 @@
 """HTTP guards that act before a route runs (pure ASGI, so that they also cover mounts and every error answer).
 
-Outermost first: security headers on every response; unstorable text (NUL, unpaired surrogates) in the
-query or a header refused with 422 naming it (in path parameters: `storable_path_parameters`, once the
-route is known); the API key checked before a request body is read; the body's size and pace limited (413
-above the upload limit, 408 when it stalls).
+Outermost first: the request id (service.request_ids); security headers on every response; unstorable text
+(NUL, unpaired surrogates) in the query or a header refused with 422 naming it (in path parameters:
+`storable_path_parameters`, once the route is known); the API key checked before a request body is read; the
+body's size and pace limited (413 above the upload limit, 408 when it stalls).
 """
 
 from urllib.parse import parse_qsl
@@ -11,12 +11,13 @@ from urllib.parse import parse_qsl
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.config import Settings
 from service.deps import UNAUTHORIZED_DETAIL, bearer_token, known_key
+from service.problems import field_problem, kind_for_status, problem_response, validation_response
+from service.request_ids import RequestIds
 from service.specs.text import text_problem
 
 DASHBOARD_CSP = (
@@ -43,6 +44,7 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(AuthenticateBeforeBody, database_url=settings.sqlalchemy_url)
     app.add_middleware(RefuseUnstorableText)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestIds)
 
 
 def security_headers(path: str) -> dict[str, str]:
@@ -91,8 +93,7 @@ class RefuseUnstorableText:
             await self.app(scope, receive, send)
             return
         location, reason = problem
-        detail = [{"loc": location, "msg": reason, "type": "value_error"}]
-        await JSONResponse({"detail": detail}, status_code=422)(scope, receive, send)
+        await validation_response(scope, [field_problem(location, reason)])(scope, receive, send)
 
 
 def _query_or_header_problem(scope: Scope) -> tuple[list[str], str] | None:
@@ -131,7 +132,7 @@ class AuthenticateBeforeBody:
         authorization = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
         if guarded and not await run_in_threadpool(known_key, self.database_url, bearer_token(authorization)):
             headers = {"WWW-Authenticate": "Bearer", "Connection": "close"}  # its body is never read
-            response = JSONResponse({"detail": UNAUTHORIZED_DETAIL}, status_code=401, headers=headers)
+            response = problem_response(scope, kind_for_status(401), UNAUTHORIZED_DETAIL, headers=headers)
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -187,6 +188,6 @@ class BodyLimits:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
-    """A JSON error that closes the connection (the rest of the body is never read)."""
-    response = JSONResponse({"detail": detail}, status_code=status, headers={"Connection": "close"})
+    """A problem that closes the connection (the rest of the body is never read)."""
+    response = problem_response(scope, kind_for_status(status), detail, headers={"Connection": "close"})
     await response(scope, receive, send)

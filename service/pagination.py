@@ -1,9 +1,9 @@
-"""Offset pagination shared by every list route."""
+"""Offset pagination shared by every list route (audits and corpora also by cursor: service.listing)."""
 
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 MAX_PAGE_SIZE = 200
 
@@ -28,6 +28,7 @@ class Page(BaseModel, Generic[ItemT]):
     total: int
     limit: int
     offset: int
+    next: str | None = Field(None, description="the next page's URL (also in the `Link` header); null on the last")
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]

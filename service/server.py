@@ -9,6 +9,8 @@ itself passes `--http service.server:BoundedH11Protocol --timeout-keep-alive 5
 """
 
 import asyncio
+import copy
+from typing import Any
 
 import h11
 import uvicorn
@@ -18,6 +20,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from service.config import Settings, get_settings
 
 MAX_HEADER_BYTES = 16 * 1024
+SERVICE_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [request %(request_id)s] %(message)s"
 
 
 class BoundedH11Protocol(H11Protocol):
@@ -68,4 +71,18 @@ def server_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uvi
         http=protocol,
         timeout_keep_alive=max(1, round(settings.keep_alive_timeout_s)),
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        log_config=log_config(),
     )
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus the service's own records with their request id (service.request_ids)."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["formatters"]["service"] = {"format": SERVICE_LOG_FORMAT}
+    config["handlers"]["service"] = {
+        "formatter": "service",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["service"] = {"handlers": ["service"]}
+    return config

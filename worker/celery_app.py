@@ -7,11 +7,13 @@ processes are recycled so that leaked GPU memory returns to the device.
 """
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 from service.config import GPU_QUEUE, Settings, get_settings
 from service.queue import QUEUE_BY_TASK
 
 TASKS_PER_CHILD = 8
+RESERVED_CORES = "unlearn_audit_reserved_cores"  # conf key: cores a process sharing the worker keeps for itself
 HARD_LIMIT_GRACE_S = 300
 
 
@@ -43,3 +45,11 @@ def create_celery(settings: Settings) -> Celery:
 
 
 app = create_celery(get_settings())
+
+
+@worker_process_init.connect
+def set_thread_count(**_: object) -> None:
+    """Every pool process (prefork children, or the solo pool's own) sets torch's thread count once."""
+    from worker.engine.threads import apply_thread_count
+
+    apply_thread_count(get_settings().torch_threads, reserved_cores=app.conf.get(RESERVED_CORES, 0))

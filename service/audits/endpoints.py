@@ -3,13 +3,12 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BeforeValidator
 from starlette.background import BackgroundTask
 
 from service.artifacts import remove_audit_files
 from service.audits import service
 from service.audits.report import load_report
-from service.audits.repository import ItemFilter
+from service.audits.repository import AuditFilter, ItemFilter
 from service.audits.schemas import (
     AUDIT_VIEW_ALWAYS,
     AuditAccepted,
@@ -22,14 +21,16 @@ from service.audits.schemas import (
 )
 from service.conditional import conditional_json, headers_only
 from service.deps import CurrentTenant, SessionDep, SettingsDep
-from service.errors import ERROR_RESPONSES
+from service.listing.params import CommaSeparated, ListQueryDep, next_link
 from service.middleware import REPORT_CSP
 from service.models.states import AuditStatus
 from service.pagination import Page, PageDep
+from service.problems import problem_responses
 from service.specs.audit import AuditSpec
 from service.specs.render import report_to_csv, report_to_html
+from service.specs.report import Verdict
 
-router = APIRouter(prefix="/v1/audits", tags=["audits"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1/audits", tags=["audits"], responses=problem_responses(401, 404, 409, 413, 422, 429))
 
 REPORT_MEDIA_TYPES = {"json": "application/json", "csv": "text/csv", "html": "text/html"}
 ReportFormat = Literal["json", "csv", "html"]
@@ -60,19 +61,27 @@ def submit_audit(
 
 @router.get("", response_model=Page[AuditListItem])
 def list_audits(
-    session: SessionDep, tenant: CurrentTenant, params: PageDep, status: AuditStatus | None = None
+    session: SessionDep,
+    tenant: CurrentTenant,
+    request: Request,
+    response: Response,
+    query: ListQueryDep,
+    status: Annotated[
+        list[AuditStatus] | None, Query(description="any of these (comma-separated or repeated)"), CommaSeparated
+    ] = None,
+    verdict: Annotated[
+        list[Verdict] | None, Query(description="any of these (comma-separated or repeated)"), CommaSeparated
+    ] = None,
 ) -> Page[AuditListItem]:
-    return service.page(session, tenant, status, params)
-
-
-def _comma_separated(value: list[str] | None) -> list[str] | None:
-    return None if value is None else [name.strip() for item in value for name in item.split(",") if name.strip()]
+    audit_filter = AuditFilter(statuses=tuple(status or ()), verdicts=tuple(verdict or ()))
+    page, following = service.page(session, tenant, audit_filter, query)
+    return page.model_copy(update={"next": next_link(request, response, following)})
 
 
 AuditFields = Annotated[
     list[AuditField] | None,
     Query(description="only these top-level fields (comma-separated or repeated), with `id` and `updated_at`"),
-    BeforeValidator(_comma_separated),
+    CommaSeparated,
 ]
 AUDIT_DESCRIPTION = f"""Status, progress per stage and per run, timings and errors.
 
@@ -119,7 +128,12 @@ def get_items(
     precision: Annotated[str | None, Query(max_length=64, description="a precision label, e.g. bnb-fp4-b64")] = None,
     metric: Annotated[str | None, Query(max_length=32)] = None,
     rose: Annotated[
-        bool | None, Query(description="true: only items scoring higher than the same model at full precision")
+        bool | None,
+        Query(
+            description="true: only forget items (VerbMem, KnowMem on forget) of unlearned models whose score at a "
+            "quantized precision exceeds their own score at full precision by more than the policy's `item_rise` "
+            "(default 0.1); never the target's items or PrivLeak texts. false: every other item"
+        ),
     ] = None,
 ) -> Page[ItemOut]:
     audit = service.get(session, tenant, audit_id)

@@ -7,15 +7,26 @@ The API serves results and renders reports from it; the worker's final task summ
 from sqlalchemy.orm import Session
 
 from service.audits import repository
+from service.audits.progress import run_counts
 from service.models import Audit
+from service.models.states import AuditStatus
+from service.runs import repository as run_repository
 from service.specs.assembly import assemble_report
 from service.specs.audit import AuditSpec
-from service.specs.report import CollisionResult, Provenance, Report, Summary, UnlearningRecord, VariantResult
+from service.specs.report import (
+    AuditHeader,
+    CollisionResult,
+    Provenance,
+    Report,
+    Summary,
+    UnlearningRecord,
+    VariantResult,
+)
 
 
 def load_report(session: Session, audit: Audit, with_items: bool = True) -> Report:
-    """The report as stored so far (summary and provenance are empty until the final task has run)."""
-    return assemble_report(
+    """The report as stored so far, headed by the audit's status (summary and verdict only once it succeeded)."""
+    report = assemble_report(
         stored_spec(audit),
         audit.spec,
         variants=[VariantResult.model_validate(row.variant) for row in repository.results_of(session, audit.id)],
@@ -27,8 +38,28 @@ def load_report(session: Session, audit: Audit, with_items: bool = True) -> Repo
         unlearning=[
             UnlearningRecord.model_validate(row.record) for row in repository.unlearning_records_of(session, audit.id)
         ],
-        summary=Summary.model_validate(audit.summary) if audit.summary else Summary(),
+        summary=Summary.model_validate(stated_summary(audit) or {}),
         provenance=Provenance.model_validate(audit.provenance) if audit.provenance else Provenance(),
+    )
+    report.audit = audit_header(session, audit)
+    return report
+
+
+def stated_summary(audit: Audit) -> dict | None:
+    """The summary and its verdict, stated only for an audit that succeeded: a running, failed or cancelled
+    audit's report is INCOMPLETE and states none (docs/reports.md)."""
+    return audit.summary if audit.status == AuditStatus.SUCCEEDED else None
+
+
+def audit_header(session: Session, audit: Audit) -> AuditHeader:
+    return AuditHeader(
+        id=audit.id,
+        name=getattr(audit, "name", None),  # audits gain a name with names and labels (issue 12)
+        status=audit.status,
+        submitted_at=audit.created_at,
+        started_at=audit.started_at,
+        finished_at=audit.finished_at,
+        runs=run_counts(run_repository.runs_of(session, [audit.id])),
     )
 
 

@@ -5,8 +5,12 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
+from service.listing.query import Cursor, ListQuery
+from service.listing.repository import list_page
 from service.models import Audit, Collision, ItemScore, Result, Run, UnlearningRecordRow
 from service.models.states import AuditStatus
+from service.specs.metrics import KNOWLEDGE_METRICS
+from service.specs.naming import TARGET_NAME
 from service.specs.report import ItemRecord
 
 
@@ -15,7 +19,18 @@ class ItemFilter:
     model: str | None = None
     precision_label: str | None = None
     metric: str | None = None
-    rose: bool | None = None  # True: only items whose score is above the same model's full-precision score
+    # True: only the forget items of unlearned models that rose, i.e. score above the same model's score on the
+    # same item at full precision by more than `item_rise` (the audit's policy); False: every other item
+    rose: bool | None = None
+    item_rise: float = 0.1
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What only audits are filtered on (any of the statuses, any of the verdicts); the rest is a ListQuery."""
+
+    statuses: tuple[AuditStatus, ...] = ()
+    verdicts: tuple[str, ...] = ()
 
 
 def by_id(session: Session, tenant_id: str, audit_id: str) -> Audit | None:
@@ -37,12 +52,14 @@ def add(session: Session, audit: Audit, runs: list[Run]) -> None:
 
 
 def page(
-    session: Session, tenant_id: str, status: AuditStatus | None, limit: int, offset: int
-) -> tuple[list[Audit], int]:
-    conditions = [Audit.tenant_id == tenant_id] + ([Audit.status == status] if status else [])
-    total = session.scalar(select(func.count()).select_from(Audit).where(*conditions)) or 0
-    query = select(Audit).where(*conditions).order_by(Audit.created_at.desc(), Audit.id.desc())
-    return list(session.scalars(query.limit(limit).offset(offset)).all()), total
+    session: Session, tenant_id: str, audit_filter: AuditFilter, query: ListQuery
+) -> tuple[list[Audit], int, Cursor | None]:
+    conditions = []
+    if audit_filter.statuses:
+        conditions.append(Audit.status.in_(audit_filter.statuses))
+    if audit_filter.verdicts:
+        conditions.append(Audit.summary["verdict"].as_string().in_(audit_filter.verdicts))
+    return list_page(session, Audit, tenant_id, query, conditions)
 
 
 def audit_by_id(session: Session, audit_id: str, lock: bool = False) -> Audit | None:
@@ -109,7 +126,13 @@ def item_page(
         if value is not None:
             query = query.where(column == value)
     if item_filter.rose is not None:
-        rose = and_(ItemScore.precision_label != "full", full.score.is_not(None), ItemScore.score > full.score)
+        rose = and_(
+            ItemScore.precision_label != "full",
+            ItemScore.model != TARGET_NAME,
+            ItemScore.metric.in_(KNOWLEDGE_METRICS),
+            full.score.is_not(None),
+            ItemScore.score > full.score + item_filter.item_rise,
+        )
         query = query.where(rose if item_filter.rose else ~rose)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     ordered = query.order_by(ItemScore.metric, ItemScore.model, ItemScore.precision_label, ItemScore.item_index)

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from service.models.states import AuditStatus, RunKind, RunStatus
-from service.specs.report import CollisionResult, ItemRecord, MetricResult, Summary, UnlearningRecord, Verdict
+from service.specs.report import (
+    CollisionResult,
+    ItemRecord,
+    MetricResult,
+    RunCounts,
+    Summary,
+    UnlearningRecord,
+    Verdict,
+)
 
 
 class RunOut(BaseModel):
@@ -31,20 +39,21 @@ class RunOut(BaseModel):
     duration_s: float | None
 
 
-class StageProgress(BaseModel):
-    done: int
-    total: int
-
-
 class AuditProgress(BaseModel):
-    share_done: float = Field(description="0..1 over all runs")
-    runs_done: int
+    share_done: float = Field(
+        description="0..1 over all runs: succeeded runs whole, running ones their share, failed or cancelled ones 0"
+    )
+    runs_done: int = Field(description="runs that succeeded")
+    runs_failed: int
+    runs_cancelled: int
     runs_total: int
-    by_kind: dict[str, StageProgress] = Field(description="{unlearn|evaluate|collision: {done, total}}")
+    by_kind: dict[str, RunCounts] = Field(description="{unlearn|evaluate|collision: {done, failed, cancelled, total}}")
 
 
 class AuditListItem(BaseModel):
     id: str
+    name: str | None
+    labels: dict[str, str]
     status: AuditStatus
     corpus_id: str
     created_at: datetime
@@ -108,7 +117,9 @@ class MatrixCell(BaseModel):
 class CollisionOut(BaseModel):
     model: str
     precision_label: str
-    overall: float
+    moved: float | None = Field(description="share of equal codes among the weights unlearning changed")
+    n_moved: int
+    overall: float = Field(description="share of equal codes over all quantized weights")
     approximate: bool
     per_layer: dict[str, float]
 
@@ -124,7 +135,7 @@ class AuditResults(BaseModel):
     retained: dict[str, dict[str, dict[str, float | None]]] = Field(description="{model: {precision: {metric: v}}}")
     recovery: dict[str, dict[str, dict[str, float | None]]] = Field(description="{model: {precision: {metric: v}}}")
     collisions: list[CollisionOut]
-    summary: Summary | None = Field(description="null until the final task has run")
+    summary: Summary | None = Field(description="null unless the audit succeeded (then it states the verdict)")
     verdict: Verdict | None
     unlearning: list[UnlearningRecord]
 

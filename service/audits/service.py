@@ -1,13 +1,17 @@
 """Audit rules: validate completely before storing, plan the runs, enqueue after commit, read results back."""
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service import quotas
 from service.audits import repository
-from service.audits.report import load_report, stored_spec
+from service.audits.limits import limit_problems
+from service.audits.progress import run_counts, share_done
+from service.audits.report import load_report, stated_summary, stored_spec
 from service.audits.schemas import (
     AuditAccepted,
     AuditListItem,
@@ -19,13 +23,13 @@ from service.audits.schemas import (
     MatrixCell,
     MetricMeaning,
     RunOut,
-    StageProgress,
 )
 from service.audits.sources import architecture_problems, source_problems, tenant_model_roots
 from service.config import Settings
 from service.corpora import repository as corpora_repository
 from service.corpora import service as corpora_service
 from service.errors import ConflictError, FieldError, NotFoundError
+from service.listing.query import Cursor, ListQuery
 from service.models import Audit, Corpus, Run, Tenant
 from service.models.base import utc_now
 from service.models.states import AuditStatus, RunKind, RunStatus
@@ -47,13 +51,22 @@ def submit(
     """The audit for this request (stored and queued when new) and whether it was created now."""
     check_submission(spec, settings, tenant)
     corpus = resolve_corpus(session, settings, tenant, spec)
-    stored = {**spec.model_dump(mode="json"), "corpus": corpus.id}
+    # the spec proper: what to audit; its name and labels are the audit's own columns (lists filter on them)
+    stored = {**spec.model_dump(mode="json", exclude={"name", "labels"}), "corpus": corpus.id}
+    audit = Audit(
+        tenant_id=tenant.id,
+        corpus_id=corpus.id,
+        idempotency_key=idempotency_key,
+        spec=stored,
+        name=spec.name,
+        labels=dict(spec.labels),
+    )
     if idempotency_key:
         existing = repository.by_idempotency_key(session, tenant.id, idempotency_key)
         if existing is not None:
-            return same_request(existing, stored), False
-    audit = Audit(tenant_id=tenant.id, corpus_id=corpus.id, idempotency_key=idempotency_key, spec=stored)
+            return same_request(existing, audit), False
     runs = plan_runs(spec)
+    quotas.check_unfinished_runs(session, tenant.id, len(runs), settings.max_unfinished_runs_per_tenant)
     try:
         with session.begin_nested():
             repository.add(session, audit, runs)
@@ -61,7 +74,7 @@ def submit(
         existing = repository.by_idempotency_key(session, tenant.id, idempotency_key or "")
         if existing is None:
             raise
-        return same_request(existing, stored), False
+        return same_request(existing, audit), False
     for run in runs:
         if run.status == RunStatus.QUEUED:
             enqueue_after_commit(session, str(settings.broker_url), run_message(run.id, run.kind))
@@ -69,6 +82,9 @@ def submit(
 
 
 def check_submission(spec: AuditSpec, settings: Settings, tenant: Tenant) -> None:
+    over_limits = limit_problems(spec, settings, planned_runs=len(plan_runs(spec)))
+    if over_limits:  # refused before any folder is looked at
+        raise FieldError(over_limits)
     roots = tenant_model_roots(settings, tenant.name)
     problems = source_problems(spec, settings, roots)
     if not problems:  # only folders under the tenant's roots are read
@@ -92,7 +108,9 @@ def resolve_corpus(session: Session, settings: Settings, tenant: Tenant, spec: A
         return corpus
     document = corpora_service.validate_bundle(spec.corpus, ("corpus",), settings.max_corpus_items)
     check_corpus_inputs(spec, part_counts(document))
-    corpus, _created = corpora_service.store_bundle(session, tenant.id, document, name=None)
+    corpus, _created = corpora_service.store_bundle(
+        session, tenant.id, document, None, {}, settings.max_corpus_bytes_per_tenant
+    )
     return corpus
 
 
@@ -103,9 +121,12 @@ def check_corpus_inputs(spec: AuditSpec, present_parts: Collection[str]) -> None
         raise FieldError(error.problems) from None
 
 
-def same_request(existing: Audit, stored_spec_document: dict) -> Audit:
-    if existing.spec != stored_spec_document:
-        raise ConflictError("Idempotency-Key: this key was already used for a different audit spec")
+def same_request(existing: Audit, requested: Audit) -> Audit:
+    asked = (requested.spec, requested.name, requested.labels)
+    if (existing.spec, existing.name, existing.labels) != asked:
+        raise ConflictError(
+            "idempotency-key-reused", "Idempotency-Key: this key was already used for a different audit spec"
+        )
     return existing
 
 
@@ -164,40 +185,44 @@ def detail(session: Session, audit: Audit) -> AuditOut:
     )
 
 
-def page(session: Session, tenant: Tenant, status: AuditStatus | None, params: PageParams) -> Page[AuditListItem]:
-    audits, total = repository.page(session, tenant.id, status, params.limit, params.offset)
+def page(
+    session: Session, tenant: Tenant, audit_filter: repository.AuditFilter, query: ListQuery
+) -> tuple[Page[AuditListItem], Cursor | None]:
+    """A page of the tenant's audits and the cursor of the next page."""
+    audits, total, following = repository.page(session, tenant.id, audit_filter, query)
     runs = run_repository.runs_of(session, [audit.id for audit in audits])
     items = [list_item(audit, [run for run in runs if run.audit_id == audit.id]) for audit in audits]
-    return Page[AuditListItem](items=items, total=total, limit=params.limit, offset=params.offset)
+    return Page[AuditListItem](items=items, total=total, limit=query.limit, offset=query.offset), following
 
 
 def list_item(audit: Audit, runs: list[Run]) -> AuditListItem:
     spec = stored_spec(audit)
     return AuditListItem(
         id=audit.id,
+        name=audit.name,
+        labels=audit.labels,
         status=audit.status,
         corpus_id=audit.corpus_id,
         created_at=audit.created_at,
         finished_at=audit.finished_at,
         models=spec.model_names,
         precisions=spec.precision_labels,
-        verdict=(audit.summary or {}).get("verdict"),
-        share_done=progress_of(runs).share_done,
+        verdict=(stated_summary(audit) or {}).get("verdict"),
+        share_done=share_done(runs),
         updated_at=max([audit.updated_at, *(run.updated_at for run in runs)]),
     )
 
 
 def progress_of(runs: list[Run]) -> AuditProgress:
-    by_kind: dict[str, StageProgress] = {}
-    for run in runs:
-        stage = by_kind.setdefault(run.kind, StageProgress(done=0, total=0))
-        stage.total += 1
-        stage.done += run.status in RunStatus.finished()
-    shares = [1.0 if run.status in RunStatus.finished() else run.share_done for run in runs]
+    kinds = dict.fromkeys(run.kind for run in runs)
+    by_kind = {kind: run_counts([run for run in runs if run.kind == kind]) for kind in kinds}
+    counts = run_counts(runs)
     return AuditProgress(
-        share_done=sum(shares) / len(shares) if shares else 0.0,
-        runs_done=sum(stage.done for stage in by_kind.values()),
-        runs_total=len(runs),
+        share_done=share_done(runs),
+        runs_done=counts.done,
+        runs_failed=counts.failed,
+        runs_cancelled=counts.cancelled,
+        runs_total=counts.total,
         by_kind=by_kind,
     )
 
@@ -214,7 +239,8 @@ def _seconds(started: datetime | None, finished: datetime | None) -> float | Non
 
 
 def results(session: Session, audit: Audit) -> AuditResults:
-    """The matrix, retained share and recovery, collisions and verdict (summary null until the final task)."""
+    """The matrix, retained share and recovery, collisions, the audit's status, and its summary and verdict once
+    it succeeded (null before, and for a failed or cancelled audit)."""
     spec = stored_spec(audit)
     report = load_report(session, audit, with_items=False)
     return AuditResults(
@@ -232,7 +258,7 @@ def results(session: Session, audit: Audit) -> AuditResults:
             for v in report.variants
             if v.collision is not None
         ],
-        summary=report.summary if audit.summary else None,
+        summary=report.summary if stated_summary(audit) else None,
         verdict=report.summary.verdict,
         unlearning=report.unlearning,
     )
@@ -244,6 +270,8 @@ def _meaning(metric: str) -> dict[str, str]:
 
 
 def items(session: Session, audit: Audit, item_filter: repository.ItemFilter, params: PageParams) -> Page[ItemOut]:
+    """A page of items; `rose` is judged with the audit's own policy (its `item_rise`)."""
+    item_filter = replace(item_filter, item_rise=stored_spec(audit).policy.item_rise)
     rows, total = repository.item_page(session, audit.id, item_filter, params.limit, params.offset)
     return Page[ItemOut](
         items=[ItemOut.compared(row.to_record(), full_score) for row, full_score in rows],
@@ -256,7 +284,7 @@ def items(session: Session, audit: Audit, item_filter: repository.ItemFilter, pa
 def cancel(session: Session, audit: Audit) -> Audit:
     """Queued runs stop at once; running ones stop at their next progress report. Stored results stay."""
     if audit.status in (AuditStatus.SUCCEEDED, AuditStatus.FAILED):
-        raise ConflictError(f"audit '{audit.id}' has already finished ({audit.status})")
+        raise ConflictError("audit-finished", f"audit '{audit.id}' has already finished ({audit.status})")
     if audit.status != AuditStatus.CANCELLED:
         audit.status = AuditStatus.CANCELLED
         audit.finished_at = utc_now()

@@ -9,10 +9,12 @@ from starlette.requests import ClientDisconnect
 from service.corpora import service
 from service.corpora.schemas import CorpusOut
 from service.deps import CurrentTenant, SessionDep, SettingsDep
-from service.errors import ERROR_RESPONSES
-from service.pagination import Page, PageDep
+from service.listing.params import ListQueryDep, next_link, refuse_query
+from service.pagination import Page
+from service.problems import problem_responses
+from service.specs.labels import MAX_LABELS, MAX_NAME_LENGTH, labels_from_pairs
 
-router = APIRouter(prefix="/v1/corpora", tags=["corpora"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1/corpora", tags=["corpora"], responses=problem_responses(401, 404, 409, 413, 422, 429))
 
 BUNDLE_EXAMPLE = {
     "verbmem": {"forget": [{"prompt": "Arlo Venn was born in", "gt": " Brask in 1900."}]},
@@ -38,6 +40,18 @@ async def uploaded_document(request: Request, settings: SettingsDep) -> Any:
     return await run_in_threadpool(service.decode_upload, body, settings.max_corpus_items)
 
 
+def upload_labels(
+    label: Annotated[
+        list[str] | None,
+        Query(description=f"`key:value`, repeated (at most {MAX_LABELS}); set when the bundle is stored first"),
+    ] = None,
+) -> dict[str, str]:
+    try:
+        return labels_from_pairs(label)
+    except ValueError as error:
+        refuse_query("label", str(error))
+
+
 @router.post(
     "",
     response_model=CorpusOut,
@@ -51,18 +65,24 @@ def upload_corpus(
     tenant: CurrentTenant,
     response: Response,
     document: Annotated[Any, Depends(uploaded_document)],
-    name: Annotated[str | None, Query(max_length=200, description="a label for lists")] = None,
+    labels: Annotated[dict[str, str], Depends(upload_labels)],
+    name: Annotated[str | None, Query(min_length=1, max_length=MAX_NAME_LENGTH, description="for lists")] = None,
 ) -> CorpusOut:
     checked = service.validate_bundle(document, (), settings.max_corpus_items)
-    corpus, created = service.store_bundle(session, tenant.id, checked, name)
+    corpus, created = service.store_bundle(
+        session, tenant.id, checked, name, labels, settings.max_corpus_bytes_per_tenant
+    )
     if not created:
         response.status_code = 200
     return CorpusOut.model_validate(corpus)
 
 
 @router.get("", response_model=Page[CorpusOut])
-def list_corpora(session: SessionDep, tenant: CurrentTenant, params: PageDep) -> Page[CorpusOut]:
-    return service.page(session, tenant.id, params)
+def list_corpora(
+    session: SessionDep, tenant: CurrentTenant, request: Request, response: Response, query: ListQueryDep
+) -> Page[CorpusOut]:
+    page, following = service.page(session, tenant.id, query)
+    return page.model_copy(update={"next": next_link(request, response, following)})
 
 
 @router.get("/{corpus_id}", response_model=CorpusOut)

@@ -14,19 +14,15 @@ def by_sha256(session: Session, tenant_id: str, sha256: str) -> Corpus | None:
     return session.scalars(select(Corpus).where(Corpus.sha256 == sha256, Corpus.tenant_id == tenant_id)).one_or_none()
 
 
+def stored_bytes(session: Session, tenant_id: str) -> int:
+    """What the tenant's corpora take, together."""
+    return session.scalar(select(func.sum(Corpus.size_bytes)).where(Corpus.tenant_id == tenant_id)) or 0
+
+
 def add(session: Session, corpus: Corpus) -> Corpus:
     session.add(corpus)
     session.flush()
     return corpus
-
-
-def page(session: Session, tenant_id: str, limit: int, offset: int) -> tuple[list[Corpus], int]:
-    condition = Corpus.tenant_id == tenant_id
-    total = session.scalar(select(func.count()).select_from(Corpus).where(condition)) or 0
-    rows = session.scalars(
-        select(Corpus).where(condition).order_by(Corpus.created_at.desc(), Corpus.id).limit(limit).offset(offset)
-    ).all()
-    return list(rows), total
 
 
 def audits_using(session: Session, corpus_id: str) -> int:

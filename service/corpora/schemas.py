@@ -11,6 +11,7 @@ class CorpusOut(BaseModel):
     id: str
     sha256: str = Field(description="sha256 of the bundle's canonical JSON form: its content address")
     name: str | None
+    labels: dict[str, str]
     parts: dict[str, int] = Field(description="items per present part, e.g. {'verbmem/forget': 100}")
     size_bytes: int
     created_at: datetime

@@ -10,11 +10,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service import quotas
 from service.corpora import repository
 from service.corpora.schemas import CorpusOut
 from service.errors import ConflictError, FieldError, NotFoundError
+from service.listing.query import Cursor, ListQuery
+from service.listing.repository import list_page
 from service.models import Corpus
-from service.pagination import Page, PageParams
+from service.pagination import Page
 from service.specs.corpus import (
     BundleDocument,
     CorpusError,
@@ -63,16 +66,26 @@ def _field_error(error: CorpusError, location: tuple[str | int, ...]) -> FieldEr
     return FieldError(problems)
 
 
-def store_bundle(session: Session, tenant_id: str, document: BundleDocument, name: str | None) -> tuple[Corpus, bool]:
-    """The tenant's corpus with this content (created when new) and whether it was created now."""
+def store_bundle(
+    session: Session,
+    tenant_id: str,
+    document: BundleDocument,
+    name: str | None,
+    labels: dict[str, str],
+    max_tenant_bytes: int,
+) -> tuple[Corpus, bool]:
+    """The tenant's corpus with this content (created when new, with this name and these labels, within the
+    tenant's corpus quota) and whether it was created now."""
     sha256, size_bytes = content_address(document)
     existing = repository.by_sha256(session, tenant_id, sha256)
     if existing is not None:
         return existing, False
+    quotas.check_corpus_bytes(session, tenant_id, size_bytes, max_tenant_bytes)
     corpus = Corpus(
         tenant_id=tenant_id,
         sha256=sha256,
         name=name,
+        labels=labels,
         document=document,
         parts=part_counts(document),
         size_bytes=size_bytes,
@@ -85,11 +98,11 @@ def store_bundle(session: Session, tenant_id: str, document: BundleDocument, nam
     return corpus, True
 
 
-def page(session: Session, tenant_id: str, params: PageParams) -> Page[CorpusOut]:
-    """The tenant's corpora, newest first."""
-    rows, total = repository.page(session, tenant_id, params.limit, params.offset)
+def page(session: Session, tenant_id: str, query: ListQuery) -> tuple[Page[CorpusOut], Cursor | None]:
+    """A page of the tenant's corpora and the cursor of the next page."""
+    rows, total, following = list_page(session, Corpus, tenant_id, query)
     items = [CorpusOut.model_validate(row) for row in rows]
-    return Page[CorpusOut](items=items, total=total, limit=params.limit, offset=params.offset)
+    return Page[CorpusOut](items=items, total=total, limit=query.limit, offset=query.offset), following
 
 
 def get(session: Session, tenant_id: str, corpus_id: str) -> Corpus:
@@ -103,5 +116,5 @@ def delete(session: Session, tenant_id: str, corpus_id: str) -> None:
     corpus = get(session, tenant_id, corpus_id)
     users = repository.audits_using(session, corpus.id)
     if users:
-        raise ConflictError(f"corpus '{corpus_id}' is used by {users} audit(s): delete them first")
+        raise ConflictError("corpus-in-use", f"corpus '{corpus_id}' is used by {users} audit(s): delete them first")
     repository.delete(session, corpus)

@@ -17,6 +17,8 @@ class Audit(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     corpus_id: Mapped[str] = mapped_column(ForeignKey("corpora.id", ondelete="RESTRICT"), index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    labels: Mapped[dict] = mapped_column(default=dict)
     spec: Mapped[dict] = mapped_column()
     status: Mapped[AuditStatus] = mapped_column(default=AuditStatus.QUEUED, index=True)
     error: Mapped[str | None] = mapped_column(default=None)

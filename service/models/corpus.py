@@ -16,6 +16,7 @@ class Corpus(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     sha256: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(200), default=None)
+    labels: Mapped[dict] = mapped_column(default=dict)
     document: Mapped[dict] = mapped_column(deferred=True)  # loaded only when read: lists never carry it
     parts: Mapped[dict] = mapped_column(default=dict)
     size_bytes: Mapped[int] = mapped_column(default=0)

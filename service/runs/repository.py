@@ -26,6 +26,17 @@ def unfinished_count(session: Session, audit_id: str) -> int:
     return session.scalar(query) or 0
 
 
+def unfinished_count_of_tenant(session: Session, tenant_id: str) -> int:
+    """The tenant's runs that are queued, waiting or running, over all its audits."""
+    query = (
+        select(func.count())
+        .select_from(Run)
+        .join(Audit, Audit.id == Run.audit_id)
+        .where(Audit.tenant_id == tenant_id, Run.status.not_in(RunStatus.finished()))
+    )
+    return session.scalar(query) or 0
+
+
 def cancel_pending(session: Session, audit_id: str) -> None:
     """The audit's runs that have not started end cancelled (running ones notice at their next progress)."""
     session.execute(

@@ -5,6 +5,7 @@ from typing import Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from service.specs.base import SpecModel
+from service.specs.labels import Labels, Name
 from service.specs.metrics import METRIC_NAMES, MetricName
 from service.specs.naming import TARGET_NAME, ModelName, RevisionName, is_hub_id
 from service.specs.precision import FullPrecision, PrecisionConfig
@@ -63,6 +64,10 @@ class Policy(SpecModel):
     max_privleak_abs: float | None = Field(
         None, gt=0.0, le=1000.0, description="fail a variant whose PrivLeak (percent) lies outside +-this; null: report"
     )
+    item_rise: float = Field(
+        0.1, ge=0.0, le=1.0, description="a forget item 'rose' when its score at a precision exceeds its own at full "
+        "by more than this (items?rose=true, the report's evidence)",
+    )  # fmt: skip
 
 
 class Limits(SpecModel):
@@ -76,6 +81,8 @@ def _full_precision_only() -> list[PrecisionConfig]:
 
 
 class AuditSpec(SpecModel):
+    name: Name | None = Field(None, description="for people and lists: free text")
+    labels: Labels = Field(default_factory=dict, description="string key-value pairs to filter lists on")
     target: ModelSource
     unlearned: list[UnlearnedModel] = Field(default_factory=list)
     unlearning: list[UnlearningConfig] = Field(default_factory=list)

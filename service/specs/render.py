@@ -3,13 +3,16 @@
 import csv
 import html
 import io
+from datetime import datetime
 
+from service.specs.audit import Policy
 from service.specs.metrics import KNOWLEDGE_METRICS, METRICS
+from service.specs.naming import TARGET_NAME
 from service.specs.report import Cell, IntervalEstimate, Report
 
 CSV_COLUMNS = (
     "model", "precision", "metric", "value", "ci_low", "ci_high", "unit", "n_items", "n_truncated",
-    "retained", "recovery", "verdict", "collision", "skipped_reason",
+    "retained", "recovery", "verdict", "collision", "collision_moved", "skipped_reason",
     "retained_ci_low", "retained_ci_high", "recovery_ci_low", "recovery_ci_high", "cell_verdict",
 )  # fmt: skip
 
@@ -28,7 +31,9 @@ PLOT_MARKERS = ("circle", "square", "triangle", "diamond")
 
 
 def report_to_csv(report: Report) -> str:
+    """Rows per variant and metric; an incomplete audit's CSV starts with `# INCOMPLETE ...` comment lines."""
     buffer = io.StringIO()
+    buffer.write("".join(f"# {line}\n" for line in incomplete_lines(report)))
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     summary = report.summary
@@ -51,6 +56,7 @@ def report_to_csv(report: Report) -> str:
                     "recovery": _csv_number(summary.recovery.get(variant.model, {}).get(label, {}).get(metric)),
                     "verdict": summary.verdicts.get(variant.model, {}).get(label, ""),
                     "collision": _csv_number(variant.collision.overall if variant.collision else None),
+                    "collision_moved": _csv_number(variant.collision.moved if variant.collision else None),
                     "skipped_reason": (detail.skipped_reason or "") if detail else "",
                     **_cell_columns(summary.cell(variant.model, label, metric)),
                 }
@@ -85,9 +91,14 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def report_to_html(report: Report) -> str:
-    """One page with no external asset: verdicts, results matrix, retained-share plot, collision, evidence."""
+    """One page with no external asset: verdicts, results matrix, retained-share plot, collision, evidence.
+
+    It opens with the header a compliance reader needs (audit, times, policy, models); an incomplete audit's page
+    opens with the INCOMPLETE stamp above it and states no verdict."""
     sections = [
-        _verdict_section(report),
+        _incomplete_stamp(report) if not report.complete else "",
+        _header_section(report),
+        _verdict_section(report) if report.complete else "",
         _matrix_section(report),
         _plot_section(report),
         _collision_section(report),
@@ -111,7 +122,98 @@ td.l,th.l{text-align:left}.pass{color:#17622a}.fail{color:#a3161a;font-weight:bo
 .utility_lost{color:#8a5a00;font-weight:bold}.note{color:#555;font-size:.85rem}
 .inconclusive{color:#5a3d8a;font-style:italic}.undefined{color:#555;font-style:italic}
 pre{white-space:pre-wrap;max-width:30rem;margin:0;font-size:.8rem}
+.stamp{border:3px solid #a3161a;padding:.5rem 1rem;margin:1rem 0}.stamp h2{color:#a3161a;margin:.25rem 0}
 """
+
+
+def incomplete_lines(report: Report) -> list[str]:
+    """The INCOMPLETE stamp as lines of text (none for a complete report): status, runs, audit id and times."""
+    audit = report.audit
+    if audit is None or audit.complete:
+        return []
+    runs = audit.runs
+    return [
+        f"INCOMPLETE: audit {audit.status}, no verdict is stated",
+        f"runs: {runs.done} done, {runs.cancelled} cancelled, {runs.failed} failed, of {runs.total}",
+        f"audit {audit.id}; submitted {_time(audit.submitted_at)}; started {_time(audit.started_at)}; "
+        f"finished {_time(audit.finished_at)}",
+    ]
+
+
+def _time(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.isoformat(timespec="seconds")
+
+
+def _incomplete_stamp(report: Report) -> str:
+    lines = incomplete_lines(report)
+    return (
+        f"<div class='stamp' role='alert'><h2>{html.escape(lines[0])}</h2>"
+        + "".join(f"<p>{html.escape(line)}</p>" for line in lines[1:])
+        + "</div>"
+    )
+
+
+def _header_section(report: Report) -> str:
+    """Which audit, when, judged by which policy, on exactly which models."""
+    return (
+        f"<h2>Audit</h2><table class='header'>{_audit_rows(report)}</table>"
+        f"<h2>Policy</h2>{_policy_table(report)}<h2>Models</h2>{_models_table(report)}"
+    )
+
+
+def _audit_rows(report: Report) -> str:
+    audit, provenance = report.audit, report.provenance
+    rows: list[tuple[str, str]] = []
+    if audit is not None:
+        rows += [("audit id", audit.id), ("name", audit.name or "-"), ("status", audit.status)]
+        rows += [("submitted", _time(audit.submitted_at)), ("started", _time(audit.started_at))]
+        rows += [("finished", _time(audit.finished_at))]
+    else:  # written by the CLI: no audit record, the run's own times
+        rows += [("started", provenance.started_at or "-"), ("finished", provenance.finished_at or "-")]
+    rows += [("corpus", str(report.spec.get("corpus", "-"))), ("seed", str(report.spec.get("seed", "-")))]
+    return "".join(f"<tr><th class='l'>{name}</th><td class='l'>{html.escape(value)}</td></tr>" for name, value in rows)
+
+
+def _policy_table(report: Report) -> str:
+    policy = Policy.model_validate(report.spec.get("policy", {}))
+    rows = "".join(
+        f"<tr><th class='l'>{name}</th><td>{html.escape(str(getattr(policy, name)))}</td>"
+        f"<td class='l note'>{html.escape(field.description or '')}</td></tr>"
+        for name, field in Policy.model_fields.items()
+    )
+    return f"<table><tr><th class='l'>field</th><th>value</th><th class='l'>meaning</th></tr>{rows}</table>"
+
+
+def _models_table(report: Report) -> str:
+    """Each model: its source, and the resolved revision (hub) or content digest (local folder) it was run at."""
+    recorded = report.provenance.models
+    rows = "".join(
+        f"<tr><th class='l'>{html.escape(name)}</th><td class='l'>{html.escape(role)}</td>"
+        f"<td class='l'>{html.escape(recorded[name].source if name in recorded else source)}</td>"
+        f"<td class='l'>{html.escape(_identity(report, name, requested))}</td></tr>"
+        for name, role, source, requested in _spec_models(report.spec)
+    )
+    return (
+        "<table><tr><th class='l'>model</th><th class='l'>role</th><th class='l'>source</th>"
+        f"<th class='l'>revision or content digest</th></tr>{rows}</table>"
+    )
+
+
+def _spec_models(spec: dict) -> list[tuple[str, str, str, str | None]]:
+    """(name, role, source, requested revision) of every model of the spec, target first."""
+    target = spec.get("target") or {}
+    models = [(TARGET_NAME, "target", str(target.get("model", "")), target.get("revision"))]
+    models += [(m["name"], "unlearned (given)", m["model"], m.get("revision")) for m in spec.get("unlearned", [])]
+    models += [(u["name"], f"unlearned by the audit ({u['method']})", "made by this audit", None)
+               for u in spec.get("unlearning", [])]  # fmt: skip
+    return models
+
+
+def _identity(report: Report, name: str, requested: str | None) -> str:
+    model = report.provenance.models.get(name)
+    if model is not None and (model.revision or model.content_sha256):
+        return f"commit {model.revision}" if model.revision else model.content_sha256 or ""
+    return f"{requested} (requested; not recorded yet)" if requested else "not recorded yet"
 
 
 def _verdict_section(report: Report) -> str:
@@ -166,14 +268,15 @@ def _matrix_section(report: Report) -> str:
             )
             judged = _judged(report.summary.cell(variant.model, variant.precision_label, metric))
             cells.append(f"<td>{_fmt(variant.metrics.get(metric))}{interval}{judged}</td>")
-        collision = _fmt(variant.collision.overall, 4) if variant.collision else ""
+        collision = _fmt(variant.collision.moved, 4) if variant.collision else ""
         rows.append(
             f"<tr><th class='l'>{html.escape(variant.model)}</th><td class='l'>{html.escape(variant.precision_label)}"
             f"</td>{''.join(cells)}<td>{collision}</td></tr>"
         )
     return (
         "<h2>Results</h2><table><tr><th class='l'>model</th><th class='l'>precision</th>"
-        f"{header}<th>bucket collision</th></tr>{''.join(rows)}</table>"
+        f"{header}<th>bucket collision<br><span class='note'>share of moved weights</span></th></tr>"
+        f"{''.join(rows)}</table>"
     )
 
 
@@ -264,8 +367,10 @@ def _marker(n: int, px: float, py: float, colour: str) -> str:
 
 
 def _collision_section(report: Report) -> str:
+    """Per (unlearned model, quantizer): the share of moved weights whose code stayed the target's, explained."""
     rows = [
         f"<tr><th class='l'>{html.escape(v.model)}</th><td class='l'>{html.escape(v.precision_label)}</td>"
+        f"<td>{_fmt(v.collision.moved, 4)}</td><td>{v.collision.n_moved}</td>"
         f"<td>{_fmt(v.collision.overall, 4)}</td><td>{_fmt(v.collision.scales_equal, 4)}</td>"
         f"<td>{v.collision.n_weights}</td><td>{'approximate' if v.collision.approximate else 'exact'}</td></tr>"
         for v in report.variants
@@ -274,15 +379,22 @@ def _collision_section(report: Report) -> str:
     if not rows:
         return ""
     return (
-        "<h2>Bucket collision (share of equal quantized codes, unlearned vs target)</h2><table><tr>"
-        "<th class='l'>model</th><th class='l'>precision</th><th>equal codes</th><th>equal scales</th>"
+        "<h2>Bucket collision: how much of the unlearning update quantization erases</h2>"
+        "<p class='note'>Of the weights that unlearning changed (they differ from the target's at full precision), "
+        "the share whose quantized code is still the target's: at that precision those changes are erased, so a "
+        "share near 1 explains knowledge coming back. The share over all quantized weights is near 1 whenever "
+        "most weights were never touched, and says little by itself.</p><table><tr>"
+        "<th class='l'>model</th><th class='l'>precision</th><th>moved weights with the target's code</th>"
+        "<th>moved weights</th><th>equal codes, all weights</th><th>equal scales</th>"
         f"<th>weights</th><th>codes</th></tr>{''.join(rows)}</table>"
     )
 
 
 def risen_items(report: Report, limit: int = 20) -> list[tuple[str, str, str, int, float, float]]:
-    """Forget items whose score rose at a quantized precision over full precision, largest rise first:
-    (model, precision, metric, index, full score, quantized score)."""
+    """Forget items of unlearned models that rose: their score at a quantized precision exceeds their own at full
+    precision by more than the policy's `item_rise`, largest rise first: (model, precision, metric, index, full
+    score, quantized score). Never the target's items, nor PrivLeak texts."""
+    rise = item_rise(report)
     full = {
         (i.model, i.metric, i.index): i.score
         for i in report.items
@@ -291,10 +403,14 @@ def risen_items(report: Report, limit: int = 20) -> list[tuple[str, str, str, in
     rises = [
         (i.model, i.precision_label, i.metric, i.index, full[key], i.score)
         for i in report.items
-        if i.precision_label != "full" and i.model != "target"
-        and (key := (i.model, i.metric, i.index)) in full and i.score > full[key]
+        if i.precision_label != "full" and i.model != TARGET_NAME
+        and (key := (i.model, i.metric, i.index)) in full and i.score > full[key] + rise
     ]  # fmt: skip
     return sorted(rises, key=lambda r: r[5] - r[4], reverse=True)[:limit]
+
+
+def item_rise(report: Report) -> float:
+    return Policy.model_validate(report.spec.get("policy", {})).item_rise
 
 
 def _evidence_section(report: Report) -> str:
@@ -310,9 +426,15 @@ def _evidence_section(report: Report) -> str:
             f"<td class='l'><pre>{html.escape(quantized.output or '')}</pre></td></tr>"
         )
     if not rows:
-        return "<h2>Evidence</h2><p class='note'>No forget item scored higher after quantization.</p>"
+        so_far = "" if report.complete else " in the runs stored so far"
+        return (
+            f"<h2>Evidence</h2><p class='note'>No forget item of an unlearned model scored more than "
+            f"{item_rise(report):g} higher after quantization than at full precision{so_far}.</p>"
+        )
     return (
-        "<h2>Evidence: forget items that came back with quantization</h2><table><tr><th class='l'>model</th>"
+        "<h2>Evidence: forget items that came back with quantization</h2>"
+        f"<p class='note'>Items of unlearned models whose score rose by more than {item_rise(report):g} "
+        "(the policy's item_rise) over their own score at full precision.</p><table><tr><th class='l'>model</th>"
         "<th class='l'>precision</th><th class='l'>item</th><th>score</th><th class='l'>ground truth</th>"
         f"<th class='l'>output at full</th><th class='l'>output quantized</th></tr>{''.join(rows)}</table>"
     )

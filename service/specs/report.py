@@ -1,14 +1,16 @@
 """The report schema (versioned): what the engine produces and what clients read.
 
-Stable names clients rely on: `schema_version`; `variants` [{model, precision, metrics, collision}];
-`items`; `summary` {retained, recovery, verdicts, verdict, reasons, cells}; `provenance`.
+Stable names clients rely on: `schema_version`; `audit` {id, status, complete, runs, times} (service reports:
+an audit that has not succeeded is INCOMPLETE and states no verdict); `variants` [{model, precision, metrics,
+collision}]; `items`; `summary` {retained, recovery, verdicts, verdict, reasons, cells}; `provenance`.
 Schema 2.0: verdicts may be `inconclusive` or `undefined`, reasons are objects with stable codes and
 `summary.cells` carries each (model, precision, metric) cell with its paired intervals (DESIGN 8.5).
 """
 
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 SCHEMA_VERSION = "2.0"
 
@@ -52,7 +54,13 @@ class MetricResult(_Open):
 class CollisionResult(_Open):
     """Bucket collision of an unlearned model against the target under one quantizer (DESIGN 8.6)."""
 
-    overall: float
+    overall: float = Field(description="share of equal codes over all quantized weights (moved or not)")
+    moved: float | None = Field(
+        None,
+        description="share of equal codes among the weights that differ at full precision: the part of the "
+        "unlearning update that quantization erases; null when no weight moved",
+    )
+    n_moved: int = Field(0, description="quantized weights that differ between the two models at full precision")
     per_layer: dict[str, float]
     scales_equal: float | None = Field(None, description="share of quantization groups with equal scales")
     distance_histogram: dict[str, list[float]] = Field(
@@ -187,6 +195,9 @@ class ModelProvenance(_Open):
     name: str
     source: str
     revision: str | None = Field(None, description="the resolved commit for hub models")
+    content_sha256: str | None = Field(
+        None, description="local folders: sha256 over config.json and the weight files, in path order"
+    )
     dtype: str | None = None
     n_parameters: int | None = None
     device: str | None = None
@@ -204,14 +215,50 @@ class Provenance(_Open):
     finished_at: str | None = None
 
 
+class RunCounts(BaseModel):
+    """An audit's runs by outcome: `done` counts only the runs that succeeded."""
+
+    done: int = Field(description="runs that succeeded")
+    failed: int
+    cancelled: int
+    total: int
+
+
+class AuditHeader(BaseModel):
+    """The service's record of the audit the report belongs to (null in a report the CLI wrote)."""
+
+    id: str
+    name: str | None = None
+    status: str = Field(description="queued, running, succeeded, failed or cancelled")
+    submitted_at: datetime = Field(description="with its zone (UTC)")
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    runs: RunCounts
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="false = INCOMPLETE: the audit has not succeeded and the report states no verdict"
+    )
+    @property
+    def complete(self) -> bool:
+        return self.status == "succeeded"
+
+
 class Report(_Open):
     schema_version: str = SCHEMA_VERSION
+    audit: AuditHeader | None = Field(
+        None, description="the audit's id, status, times and runs; not `succeeded` = INCOMPLETE, no verdict stated"
+    )
     spec: dict[str, Any]
     variants: list[VariantResult] = Field(default_factory=list)
     items: list[ItemRecord] = Field(default_factory=list)
     summary: Summary = Field(default_factory=Summary)
     unlearning: list[UnlearningRecord] = Field(default_factory=list)
     provenance: Provenance = Field(default_factory=Provenance)
+
+    @property
+    def complete(self) -> bool:
+        """A report the CLI wrote is complete; a service report is complete once its audit succeeded."""
+        return self.audit is None or self.audit.complete
 
     def variant(self, model: str, precision_label: str) -> VariantResult | None:
         return next((v for v in self.variants if v.model == model and v.precision_label == precision_label), None)

@@ -3,12 +3,12 @@
 from fastapi import APIRouter, Response
 
 from service.deps import CurrentTenant, SessionDep, SettingsDep
-from service.errors import ERROR_RESPONSES
 from service.pagination import Page, PageDep
+from service.problems import problem_responses
 from service.webhooks import repository, service
 from service.webhooks.schemas import DeliveryOut, WebhookCreated, WebhookIn, WebhookOut
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=problem_responses(401, 404, 409, 413, 422))
 
 CREATE_DESCRIPTION = """Registers an endpoint for events, signed after the Standard Webhooks specification.
 

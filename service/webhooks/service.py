@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from service.audits import repository as audits_repository
+from service.audits.report import stated_summary
 from service.config import Settings
 from service.errors import ConflictError, FieldError, NotFoundError
 from service.models import Audit, Run, Tenant, Webhook, WebhookDelivery
@@ -55,8 +56,9 @@ def create(session: Session, settings: Settings, tenant: Tenant, request: Webhoo
     count = repository.count_of_tenant(session, tenant.id)
     if count >= settings.webhook_max_per_tenant:
         raise ConflictError(
+            "webhook-limit",
             f"webhooks: this tenant has {count}, the most allowed (UNLEARN_AUDIT_WEBHOOK_MAX_PER_TENANT); "
-            "delete one first"
+            "delete one first",
         )
     secret = new_secret()
     webhook = Webhook(
@@ -112,7 +114,7 @@ def _audit_data(audit: Audit) -> AuditEventData:
     return AuditEventData(
         audit_id=audit.id,
         status=audit.status,
-        verdict=(audit.summary or {}).get("verdict"),
+        verdict=(stated_summary(audit) or {}).get("verdict"),
         error=audit.error,
         created_at=audit.created_at,
         finished_at=audit.finished_at,

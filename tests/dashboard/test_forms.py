@@ -64,7 +64,7 @@ def test_invalid_audit_shows_the_api_errors_next_to_the_fields(live_service, pag
     with live_service.client(key) as client:
         corpus_id = upload_corpus(client)
         bad_bits = {**valid_spec(live_service, corpus_id), "precisions": [{"method": "rtn", "bits": 12}]}
-        api_problem = client.post("/v1/audits", json=bad_bits).json()["detail"]
+        api_problem = client.post("/v1/audits", json=bad_bits).json()["errors"]
     sign_in(page, live_service.url, key)
     page.click("text=New audit")
     page.select_option("#corpus-id", corpus_id)
@@ -76,10 +76,10 @@ def test_invalid_audit_shows_the_api_errors_next_to_the_fields(live_service, pag
     page.click("#submit-audit button[type=submit]")
     precisions_error = page.locator("[data-field=precisions] > .field-error")
     precisions_error.wait_for(state="visible")
-    bits_problem = next(p for p in api_problem if p["loc"][-1] == "bits")
-    field_path = ".".join(str(part) for part in bits_problem["loc"][1:])  # e.g. precisions.0.rtn.bits
+    bits_problem = next(p for p in api_problem if p["field"].endswith(".bits"))
+    field_path = bits_problem["field"]  # e.g. precisions.0.rtn.bits
     shown = precisions_error.inner_text()
-    assert bits_problem["msg"] in shown
+    assert bits_problem["message"] in shown
     assert field_path.replace("precisions.0.", "precisions.1.") in shown  # the form sends full first
     assert page.locator("[data-field=precisions]").get_attribute("aria-invalid") == "true"
     assert page.locator("[data-field=target] .field-error").is_hidden()

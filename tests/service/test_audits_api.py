@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from service.artifacts import audit_checkpoint_dir
+from tests.service.problems import field_errors, problem
 from tests.service.submissions import queued_messages, spec_for
 from tests.tiny_world import make_bundle
 
@@ -53,8 +54,7 @@ def test_unlearning_recipes_run_first_and_their_variants_wait(client, auth, mode
 )
 def test_invalid_specs_are_refused_before_anything_is_stored(client, auth, model_root, change, location, reason):
     response = client.post("/v1/audits", json=spec_for(model_root, **change), headers=auth)
-    assert response.status_code == 422
-    messages = [p["msg"] for p in response.json()["detail"] if p["loc"] == location]
+    messages = [message for where, message in field_errors(response) if where == location]
     assert any(reason in message for message in messages), response.json()
     assert client.get("/v1/audits", headers=auth).json()["total"] == 0
     assert client.get("/v1/corpora", headers=auth).json()["total"] == 0
@@ -81,13 +81,12 @@ def test_recipes_the_corpus_cannot_feed_are_refused_at_submission(client, auth, 
     unlearning = [{**recipe, "name": "ga_new"}]
     inline = spec_for(model_root, corpus=bundle_without(*missing), unlearning=unlearning)
     response = client.post("/v1/audits", json=inline, headers=auth)
-    assert response.status_code == 422, response.text
-    assert response.json()["detail"] == [{"loc": ["body", "unlearning", 0], "msg": reason, "type": "value_error"}]
+    assert field_errors(response) == [(["body", "unlearning", 0], reason)]
     assert client.get("/v1/corpora", headers=auth).json()["total"] == 0  # refused before the bundle is stored
 
     corpus_id = client.post("/v1/corpora", json=bundle_without(*missing), headers=auth).json()["id"]
     by_id = client.post("/v1/audits", json={**inline, "corpus": corpus_id}, headers=auth)
-    assert by_id.status_code == 422 and by_id.json()["detail"][0]["loc"] == ["body", "unlearning", 0]
+    assert field_errors(by_id)[0][0] == ["body", "unlearning", 0]
     assert client.get("/v1/audits", headers=auth).json()["total"] == 0
     gdr_on_full_corpus = spec_for(model_root, unlearning=unlearning)
     assert client.post("/v1/audits", json=gdr_on_full_corpus, headers=auth).status_code == 202
@@ -109,7 +108,7 @@ def test_idempotency_key_returns_the_same_audit(client, auth, model_root):
     assert first.json()["id"] == again.json()["id"]
     assert client.get("/v1/audits", headers=auth).json()["total"] == 1
     different = client.post("/v1/audits", json=spec_for(model_root, seed=7), headers=headers)
-    assert different.status_code == 409 and "Idempotency-Key" in different.json()["detail"]
+    assert "Idempotency-Key" in problem(different, 409, "idempotency-key-reused")["detail"]
 
 
 def test_list_is_paginated_newest_first_and_filtered(client, auth, model_root):
@@ -139,7 +138,9 @@ def test_cancel_stops_queued_runs_and_is_idempotent(client, auth, model_root):
     cancelled = client.post(f"/v1/audits/{audit_id}/cancel", headers=auth).json()
     assert cancelled["status"] == "cancelled"
     assert {r["status"] for r in cancelled["runs"]} == {"cancelled"}
-    assert cancelled["progress"]["runs_done"] == cancelled["progress"]["runs_total"]
+    progress = cancelled["progress"]
+    assert (progress["runs_done"], progress["runs_cancelled"], progress["runs_total"]) == (0, 8, 8)
+    assert progress["share_done"] == 0.0 and progress["by_kind"]["collision"]["cancelled"] == 2
     assert client.post(f"/v1/audits/{audit_id}/cancel", headers=auth).status_code == 200
 
 

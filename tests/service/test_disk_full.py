@@ -17,6 +17,7 @@ from sqlalchemy import event
 from service.db import engine_for
 from service.disk import DISK_FULL_DETAIL
 from service.main import create_app
+from tests.service.problems import problem
 from tests.service.submissions import spec_for
 from tests.tiny_world import make_bundle
 
@@ -67,8 +68,7 @@ def test_writes_on_a_full_disk_are_507_and_store_nothing(client, auth, database_
         upload = client.post("/v1/corpora", json=big_bundle("secret-passage-1"), headers=auth)
         inline = client.post("/v1/audits", json=spec_for(model_root, corpus=big_bundle("secret-2")), headers=auth)
     for response in (upload, inline):
-        assert response.status_code == 507
-        assert response.json() == {"detail": DISK_FULL_DETAIL}
+        assert problem(response, 507, "disk-full")["detail"] == DISK_FULL_DETAIL
     assert client.get("/v1/corpora", headers=auth).json()["total"] == 0
     assert client.get("/v1/audits", headers=auth).json()["total"] == 0
     assert "disk full on POST /v1/corpora" in caplog.text

@@ -16,6 +16,7 @@ UNLEARNED_BY_THE_AUDIT = "ga_quick"
 
 # Every field that may differ, and why. Anything else differing is drift between the two runners.
 LEGITIMATE_DIFFERENCES = {
+    ("audit",): "the service's record of the audit (id, status, times, runs); the CLI has no audit record",
     ("spec", "corpus"): "the CLI names an inline corpus by its content address, the service by its stored id",
     ("variants", "*", "timings"): "seconds",
     ("provenance", "timings"): "seconds, per stage of each runner (the service times each run)",
@@ -24,6 +25,8 @@ LEGITIMATE_DIFFERENCES = {
     ("unlearning", "*", "duration_s"): "seconds",
     ("unlearning", "*", "checkpoint"): "each runner saves the unlearned model in its own folder",
     ("provenance", "models", UNLEARNED_BY_THE_AUDIT, "source"): "that saved folder, read back",
+    ("provenance", "models", UNLEARNED_BY_THE_AUDIT, "content_sha256"): "that saved folder's files (its config.json "
+    "may name the folder it was saved from)",
 }
 
 

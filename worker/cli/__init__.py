@@ -21,7 +21,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "evaluates", False):
+        set_thread_count()
     return int(args.handler(args) or 0)
+
+
+def set_thread_count() -> None:
+    """Commands that run models set torch's thread count from the settings before they load anything."""
+    from service.config import get_settings
+    from worker.engine.threads import apply_thread_count
+
+    apply_thread_count(get_settings().torch_threads)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--fast", action="store_true", help="a small configuration that builds in seconds")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(handler=handle)
+    parser.set_defaults(handler=handle, evaluates=True)
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -17,8 +17,11 @@ DEFAULT_TENANT = "default"
 
 
 def start_embedded_worker() -> WorkController:
-    """A solo-pool Celery worker consuming both queues in a daemon thread of this process."""
-    from worker.celery_app import app
+    """A solo-pool Celery worker consuming both queues in a daemon thread of this process (which keeps a core
+    for the API: torch's threads are set to the others)."""
+    from worker.celery_app import RESERVED_CORES, app
+
+    app.conf[RESERVED_CORES] = 1
 
     worker = app.WorkController(
         pool_cls="solo",

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for report.json, report.csv, report.html")
     parser.add_argument("--workdir", type=Path, help="folder for unlearning checkpoints (default: the --out folder)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(handler=handle)
+    parser.set_defaults(handler=handle, evaluates=True)
 
 
 def validation_message(error: ValidationError) -> str:

@@ -8,11 +8,23 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from service.specs.presets import PRESETS
 from service.specs.unlearning import UNLEARNING_METHODS, UnlearningConfig
 from worker.cli.progress_bars import StageBars
 from worker.cli.run_command import validation_message
 
-OPTION_FIELDS = ("name", "method", "lr", "epochs", "max_steps", "batch_size", "chunk_length", "alpha", "dtype")
+OPTION_FIELDS = (
+    "name",
+    "method",
+    "preset",
+    "lr",
+    "epochs",
+    "max_steps",
+    "batch_size",
+    "chunk_length",
+    "alpha",
+    "dtype",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", type=Path, help="the method config as JSON (options below override it)")
     parser.add_argument("--method", choices=UNLEARNING_METHODS)
     parser.add_argument("--name", help="the model's name in reports (default: the method)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="the paper's hyperparameters; options override")
     parser.add_argument("--lr", type=float)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--max-steps", dest="max_steps", type=int)
@@ -32,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dtype", choices=("fp32", "bf16"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=handle)
+    parser.set_defaults(handler=handle, evaluates=True)
 
 
 def method_config(args: argparse.Namespace) -> Any:

@@ -1,6 +1,10 @@
 """Bucket collision (DESIGN 8.6): how many unlearned weights fall in the same quantization bucket as the
 target's, read from both checkpoints tensor by tensor (never a whole model in memory), with no data.
 
+`overall` is the share over all quantized weights (close to 1 when most weights were never touched); `moved`
+is the share among the `n_moved` weights that unlearning changed (they differ at full precision): the part of
+the unlearning update that quantization erases. It is null when no quantized weight moved.
+
 Each model is quantized with the precision's own quantizer, so each with its own scales; whether the
 group scales are equal too is reported. The distance of a weight is |w_unlearned - w_target| divided by
 the width of the target weight's bucket (the gap between the values of the neighbouring codes around it).
@@ -200,6 +204,8 @@ class CollisionTally:
     n_weights: int = 0
     equal_scales: int = 0
     n_scales: int = 0
+    n_moved: int = 0  # weights that differ between the two checkpoints (at full precision)
+    equal_moved: int = 0  # of those, the ones whose quantized code is the same
 
     def add(self, name: str, quantizer: Quantizer, target: torch.Tensor, unlearned: torch.Tensor) -> None:
         """One weight matrix [out, in], chunk by chunk of whole quantization groups."""
@@ -210,8 +216,12 @@ class CollisionTally:
 
     def add_chunk(self, quantizer: Quantizer, target: torch.Tensor, unlearned: torch.Tensor) -> None:
         target_codes, unlearned_codes = quantizer.weight_codes(target), quantizer.weight_codes(unlearned)
-        self.equal_codes += int(torch.count_nonzero(target_codes.codes == unlearned_codes.codes))
+        equal = target_codes.codes == unlearned_codes.codes
+        moved_mask = unlearned != target
+        self.equal_codes += int(torch.count_nonzero(equal))
         self.n_weights += target.numel()
+        self.n_moved += int(torch.count_nonzero(moved_mask))
+        self.equal_moved += int(torch.count_nonzero(equal.logical_and_(moved_mask)))
         self.equal_scales += int(torch.count_nonzero(target_codes.scales == unlearned_codes.scales))
         self.n_scales += target_codes.scales.numel()
         moved = unlearned.float().sub_(target.float()).abs_()
@@ -258,6 +268,8 @@ def bucket_collision(
             tally.add(tensor.name, quantizer, target_weight, unlearned_weight)
     return CollisionResult(
         overall=tally.equal_codes / tally.n_weights,
+        moved=tally.equal_moved / tally.n_moved if tally.n_moved else None,
+        n_moved=tally.n_moved,
         per_layer=tally.per_layer,
         scales_equal=tally.equal_scales / tally.n_scales,
         distance_histogram={

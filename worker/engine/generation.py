@@ -70,10 +70,11 @@ def _batches_by_length(lengths: Sequence[int], batch_size: int, max_batch_tokens
     batches: list[list[int]] = []
     for index in order:
         batch = batches[-1] if batches else None
-        full = batch is None or len(batch) == batch_size
-        if not full and max_batch_tokens is not None and (len(batch) + 1) * lengths[batch[0]] > max_batch_tokens:
-            full = True
-        if full:
+        if (
+            batch is None
+            or len(batch) == batch_size
+            or (max_batch_tokens is not None and (len(batch) + 1) * lengths[batch[0]] > max_batch_tokens)
+        ):
             batches.append([index])
         else:
             batch.append(index)

@@ -14,6 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from service.specs.naming import is_hub_id
 from service.specs.report import ModelProvenance
+from worker.engine.digest import content_digest
 
 CHECKPOINT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
 
@@ -34,6 +35,7 @@ class LoadedModel:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     revision: str | None = None  # resolved commit for hub models
+    content_sha256: str | None = None  # local folders: worker.engine.digest.content_digest
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -53,6 +55,7 @@ class LoadedModel:
             name=self.name,
             source=self.source,
             revision=self.revision,
+            content_sha256=self.content_sha256,
             dtype=self.dtype,
             n_parameters=self.n_parameters,
             device=str(self.device),
@@ -161,7 +164,8 @@ def load_model(
     model.to(device or default_device())
     model.eval()
     prepare_tokenizer(tokenizer)
-    return LoadedModel(name, source, checkpoint_dir, model, tokenizer, revision=commit)
+    digest = content_digest(checkpoint_dir) if commit is None else None  # a hub model is named by its commit
+    return LoadedModel(name, source, checkpoint_dir, model, tokenizer, revision=commit, content_sha256=digest)
 
 
 def prepare_tokenizer(tokenizer: PreTrainedTokenizerBase) -> None:

@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
+from worker.engine.digest import WEIGHT_SUFFIXES
 from worker.engine.models import LoadedModel, load_model, release_memory, resolve_checkpoint
-
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
 
 
 class ModelTooLargeError(RuntimeError):

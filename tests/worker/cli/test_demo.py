@@ -29,6 +29,7 @@ def test_fast_demo_catches_the_bucket_constrained_model_at_4_bit(tmp_path, capsy
         v["collision"] for v in report["variants"] if v["model"] == "bucket_constrained" and v["precision_label"] == G64
     )
     assert collision["overall"] == 1.0
+    assert collision["moved"] == 1.0 and collision["n_moved"] > 0  # every change it made is erased at 4 bits
     output = capsys.readouterr()
     assert "bucket_constrained" in output.out and "built" in output.err
     assert main(arguments) == 0

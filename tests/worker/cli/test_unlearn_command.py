@@ -20,6 +20,21 @@ def test_unlearn_writes_a_model_folder_with_its_record(tmp_path, tiny_bundle, ti
     assert any(not torch.equal(a, b) for a, b in zip(unlearned.parameters(), target.parameters(), strict=True))
 
 
+def test_unlearn_takes_a_preset_under_its_options(tmp_path, tiny_bundle, tiny_target_dir):
+    corpus = write_bundle_folder(tiny_bundle.to_document(), tmp_path / "bundle")
+    out = tmp_path / "preset"
+    arguments = ["unlearn", str(tiny_target_dir), str(corpus), "--out", str(out), "--method", "ga", "--quiet"]
+    assert main([*arguments, "--preset", "muse-books", "--max-steps", "1", "--chunk-length", "32"]) == 0
+    config = read_record(out).config
+    assert (config["preset"], config["dtype"], config["bos_per_chunk"], config["lr"]) == (
+        "muse-books",
+        "bf16",
+        True,
+        1e-5,
+    )
+    assert (config["chunk_length"], config["max_steps"], config["batch_size"]) == (32, 1, 1)
+
+
 def test_unlearn_refuses_a_bad_config_naming_the_field(tmp_path, tiny_bundle, capsys):
     corpus = write_bundle_folder(tiny_bundle.to_document(), tmp_path / "bundle")
     arguments = ["unlearn", "no/such-model", str(corpus), "--out", str(tmp_path / "o"), "--method", "ga"]

@@ -49,6 +49,7 @@ def test_a_model_against_itself_collides_fully(tmp_path):
     target = save(tmp_path / "target", synthetic_checkpoint())
     result = bucket_collision(target, target, RTNPrecision(bits=4, group_size=8, symmetric=True))
     assert result.overall == 1.0 and result.scales_equal == 1.0
+    assert result.moved is None and result.n_moved == 0  # nothing moved: no share of moved weights
     assert result.n_weights == LINEAR_WEIGHTS  # embeddings, norms and the head are not quantized
     assert set(result.per_layer) == set(QUANTIZED)
     counts = result.distance_histogram["counts"]
@@ -81,6 +82,23 @@ def test_moved_weights_are_counted_by_hand(tmp_path):
     assert counts[0] == result.n_weights - 4  # unmoved weights and the row moved by 0.25 bucket
     rows = 4 * 16 + 2 * 32 + 16
     assert result.scales_equal == pytest.approx((rows - 1) / rows)  # row 1 of up_proj changed its step
+
+
+def test_moved_counts_only_the_weights_that_unlearning_changed(tmp_path):
+    """A hand-built pair: 9 weights move, 6 of them within their 8-bit bucket, 3 into the next one."""
+    tensors = synthetic_checkpoint()
+    name = "model.layers.0.mlp.up_proj.weight"
+    row = torch.tensor([127.0, *range(1, 16)]) * 0.01  # codes 127, 1 .. 15 with a step of exactly 0.01
+    tensors[name][0] = row
+    target = save(tmp_path / "target", tensors)
+    moved = tensors[name].clone()
+    moved[0, 1:7] += 0.2 * 0.01  # a fifth of a step: same code
+    moved[0, 7:10] += 0.7 * 0.01  # past the bucket's edge: the next code
+    unlearned = save(tmp_path / "unlearned", {**tensors, name: moved})
+    result = bucket_collision(target, unlearned, RTN8)
+    assert result.n_moved == 9 and result.moved == pytest.approx(6 / 9)
+    assert result.overall == pytest.approx((LINEAR_WEIGHTS - 3) / LINEAR_WEIGHTS)  # near 1: most never moved
+    assert result.per_layer[name] == pytest.approx((512 - 3) / 512)
 
 
 def test_sharded_checkpoint_gives_the_same_result(tmp_path):

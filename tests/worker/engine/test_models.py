@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from worker.engine.digest import content_digest
 from worker.engine.models import ModelLoadError, load_model, resolve_checkpoint
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -14,6 +15,7 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 def test_local_folder_loads_with_left_padding_and_no_revision(tiny_target_dir):
     loaded = load_model("target", str(tiny_target_dir))
     assert loaded.revision is None
+    assert loaded.provenance().content_sha256 == content_digest(tiny_target_dir)  # named by its content instead
     assert loaded.tokenizer.padding_side == "left"
     assert loaded.device.type in {"cpu", "cuda"}
     assert loaded.n_parameters > 0

@@ -13,6 +13,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,9 @@ def prepare_demo(cache_dir: Path, config: DemoConfig | None = None, progress: Pr
         unlearned[recipe.name] = builder.stage(
             f"unlearned-{recipe.name}",
             key,
-            lambda folder, r=recipe: _unlearn(folder, target_dir, bundle_dir, r, config, progress),
+            partial(
+                _unlearn, target_dir=target_dir, bundle_dir=bundle_dir, recipe=recipe, config=config, progress=progress
+            ),
         )
     return DemoAssets(bundle_dir, target_dir, unlearned, cached=not builder.timings, timings=builder.timings)
 

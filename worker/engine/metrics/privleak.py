@@ -25,7 +25,7 @@ def min_k_score(log_probs: Sequence[float], ratio: float = MIN_K_RATIO) -> float
     return float(-lowest.mean())
 
 
-def roc_auc(negatives: Sequence[float], positives: Sequence[float]) -> float:
+def roc_auc(negatives: Sequence[float] | np.ndarray, positives: Sequence[float] | np.ndarray) -> float:
     """Area under the ROC curve of a predictor that should rank positives above negatives.
 
     The Mann-Whitney statistic: the share of (positive, negative) pairs ranked right, ties counting half,
@@ -37,7 +37,7 @@ def roc_auc(negatives: Sequence[float], positives: Sequence[float]) -> float:
     order = np.argsort(values, kind="mergesort")
     ranks = np.empty(len(values))
     sorted_values = values[order]
-    boundaries = np.flatnonzero(np.diff(sorted_values)) + 1
+    boundaries: np.ndarray = np.flatnonzero(np.diff(sorted_values)) + 1
     starts = np.concatenate([[0], boundaries])
     ends = np.concatenate([boundaries, [len(values)]])
     for start, end in zip(starts, ends, strict=True):

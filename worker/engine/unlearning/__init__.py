@@ -1,4 +1,4 @@
-"""Unlearning methods (DESIGN 9): one registry from the config's `method` to a method plan.
+"""Unlearning methods (DESIGN 9): one registry from the config's method family to a method plan.
 
     outcome = run_unlearning(config, target_model, tokenizer, corpus, seed)   # the target is left untouched
     save_unlearned(outcome, tokenizer, folder)                                # an HF folder + unlearning.json
@@ -17,7 +17,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.corpus import CorpusBundle
 from service.specs.report import UnlearningRecord
-from service.specs.unlearning import GradientMethod, GradientMethodConfig, RMUConfig, UnlearningConfig
+from service.specs.unlearning import GradientMethodConfig, RMUConfig, UnlearningConfig
 from worker.engine.models import context_length
 from worker.engine.progress import Progress, no_progress
 from worker.engine.registry import Registry
@@ -46,12 +46,14 @@ class UnlearningOutcome:
 
 
 PlanBuilder = Callable[[UnlearningConfig, PreTrainedModel, PreTrainedModel, TokenChunks, int], MethodPlan]
-METHODS: Registry[PlanBuilder] = Registry("unlearning method")
+METHODS: Registry[PlanBuilder] = Registry("unlearning method family")
 
 
+@METHODS.register(GradientMethodConfig.family)
 def _gradient_plan(
-    config: GradientMethodConfig, model: PreTrainedModel, target: PreTrainedModel, forget: TokenChunks, seed: int
+    config: UnlearningConfig, model: PreTrainedModel, target: PreTrainedModel, forget: TokenChunks, seed: int
 ) -> MethodPlan:
+    assert isinstance(config, GradientMethodConfig)  # registered under its family
     objective = GradientObjective(config, target)
     plan = MethodPlan(objective, list(model.parameters()))
     if config.uses_sure:
@@ -71,16 +73,13 @@ def _gradient_plan(
     return plan
 
 
+@METHODS.register(RMUConfig.family)
 def _rmu_plan(
-    config: RMUConfig, model: PreTrainedModel, target: PreTrainedModel, forget: TokenChunks, seed: int
+    config: UnlearningConfig, model: PreTrainedModel, target: PreTrainedModel, forget: TokenChunks, seed: int
 ) -> MethodPlan:
+    assert isinstance(config, RMUConfig)  # registered under its family
     layers = rmu_trainable_layers(config, model.config.num_hidden_layers)
     return MethodPlan(RMUObjective(config, target, seed), mlp_parameters(model, layers), details={"layers": layers})
-
-
-for _name in GradientMethod.__args__:
-    METHODS.register(_name)(_gradient_plan)
-METHODS.register("rmu")(_rmu_plan)
 
 
 def needs_retain(config: UnlearningConfig) -> bool:
@@ -96,17 +95,15 @@ def run_unlearning(
     progress: Progress = no_progress,
 ) -> UnlearningOutcome:
     """Unlearn a copy of `target_model` (in the config's dtype) on the bundle's raw forget/retain text."""
-    build_plan = METHODS.get(config.method)
+    build_plan = METHODS.get(config.family)
     seed = config.seed if config.seed is not None else seed
     if config.chunk_length > context_length(target_model):
         raise ValueError(
             f"unlearning '{config.name}': chunk_length {config.chunk_length} exceeds the model's context "
             f"of {context_length(target_model)} tokens"
         )
-    forget = chunk_corpus(tokenizer, _raw_text(corpus, "forget", config), config.chunk_length, "raw/forget")
-    retain = None
-    if needs_retain(config):
-        retain = chunk_corpus(tokenizer, _raw_text(corpus, "retain", config), config.chunk_length, "raw/retain")
+    forget = _chunks(tokenizer, corpus, "forget", config)
+    retain = _chunks(tokenizer, corpus, "retain", config) if needs_retain(config) else None
     target_model.eval()
     torch.manual_seed(seed)
     model = copy.deepcopy(target_model).to(TRAINING_DTYPES[config.dtype])
@@ -120,6 +117,7 @@ def run_unlearning(
         epochs=config.epochs,
         max_steps=config.max_steps,
         seed=seed,
+        gradient_accumulation=config.gradient_accumulation,
     )
     result = train_unlearning(
         model, plan.objective, forget, retain, settings, plan.trainable, plan.after_step, progress,
@@ -146,11 +144,13 @@ def save_unlearned(outcome: UnlearningOutcome, tokenizer: PreTrainedTokenizerBas
     return save_model_folder(outcome.model, tokenizer, outcome.record, folder)
 
 
-def _raw_text(corpus: CorpusBundle, part: str, config: UnlearningConfig) -> list[str]:
+def _chunks(
+    tokenizer: PreTrainedTokenizerBase, corpus: CorpusBundle, part: str, config: UnlearningConfig
+) -> TokenChunks:
     documents = corpus.part(f"raw/{part}")
     if not documents:
         raise ValueError(f"unlearning '{config.name}' ({config.method}) needs raw/{part}.txt, which the corpus lacks")
-    return documents
+    return chunk_corpus(tokenizer, documents, config.chunk_length, f"raw/{part}", config.bos_per_chunk)
 
 
 @torch.no_grad()

@@ -1,8 +1,9 @@
 """What every unlearning method shares: token chunks, forget/retain pairing and the training loop.
 
 The loop is the one of DESIGN 9: AdamW with a constant learning rate, gradient clipping, a seed, epochs or
-a step budget. Pure bf16 training is the model cast to bf16 before the optimizer is built: AdamW then keeps
-its moments in bf16 too, as the paper's runs did.
+a step budget, and optional gradient accumulation (several batches per optimizer step). Pure bf16 training
+is the model cast to bf16 before the optimizer is built: AdamW then keeps its moments in bf16 too, as the
+paper's runs did.
 """
 
 import random
@@ -35,12 +36,20 @@ class TokenChunks:
         return TokenChunks(self.input_ids.to(device), self.mask.to(device))
 
 
-def chunk_corpus(tokenizer: PreTrainedTokenizerBase, documents: Sequence[str], length: int, source: str) -> TokenChunks:
-    """Tokenize each document (with BOS), concatenate them and cut the stream into `length`-token chunks."""
-    stream: list[int] = []
-    for document in documents:
-        stream.extend(tokenizer(document)["input_ids"])
-    pieces = [stream[start : start + length] for start in range(0, len(stream), length)]
+def chunk_corpus(
+    tokenizer: PreTrainedTokenizerBase, documents: Sequence[str], length: int, source: str, bos_per_chunk: bool = False
+) -> TokenChunks:
+    """Tokenize the documents, concatenate them and cut the stream into `length`-token chunks.
+
+    By default each document is tokenized with its special tokens (BOS). With `bos_per_chunk` the documents
+    are tokenized without them and every chunk is BOS + `length` - 1 tokens of the stream, as MUSE's and the
+    paper's training data (their dataset.py).
+    """
+    pieces = (
+        _bos_chunks(tokenizer, documents, length, source)
+        if bos_per_chunk
+        else _plain_chunks(tokenizer, documents, length)
+    )
     pieces = [piece for piece in pieces if len(piece) > 1]
     if not pieces:
         raise ValueError(f"{source}: the text has fewer than 2 tokens, nothing to train on")
@@ -53,6 +62,25 @@ def chunk_corpus(tokenizer: PreTrainedTokenizerBase, documents: Sequence[str], l
     return TokenChunks(input_ids, mask)
 
 
+def _plain_chunks(tokenizer: PreTrainedTokenizerBase, documents: Sequence[str], length: int) -> list[list[int]]:
+    stream: list[int] = []
+    for document in documents:
+        stream.extend(tokenizer(document)["input_ids"])
+    return [stream[start : start + length] for start in range(0, len(stream), length)]
+
+
+def _bos_chunks(
+    tokenizer: PreTrainedTokenizerBase, documents: Sequence[str], length: int, source: str
+) -> list[list[int]]:
+    if tokenizer.bos_token_id is None:
+        raise ValueError(f"{source}: bos_per_chunk needs a tokenizer with a BOS token; this one has none")
+    stream: list[int] = []
+    for document in documents:
+        stream.extend(tokenizer(document, add_special_tokens=False)["input_ids"])
+    body = length - 1
+    return [[tokenizer.bos_token_id, *stream[start : start + body]] for start in range(0, len(stream), body)]
+
+
 @dataclass(frozen=True)
 class LoopSettings:
     lr: float
@@ -62,12 +90,15 @@ class LoopSettings:
     epochs: int
     max_steps: int | None
     seed: int
+    gradient_accumulation: int = 1
 
     def total_steps(self, n_forget_chunks: int) -> int:
-        """`max_steps` when given (the data is cycled as often as needed), else `epochs` passes."""
+        """Optimizer steps: `max_steps` when given (the data is cycled as often as needed), else `epochs`
+        passes of ceil(batches per pass / gradient_accumulation) steps."""
         if self.max_steps is not None:
             return self.max_steps
-        return self.epochs * -(-n_forget_chunks // self.batch_size)
+        batches_per_epoch = -(-n_forget_chunks // self.batch_size)
+        return self.epochs * -(-batches_per_epoch // self.gradient_accumulation)
 
 
 def pair_batches(
@@ -129,20 +160,27 @@ def train_unlearning(
     curve: list[dict[str, float]] = []
     started = time.perf_counter()
     model.train()
-    batches = pair_batches(len(forget), len(retain) if retain else 0, settings.batch_size, total, settings.seed)
-    for step, (forget_indices, retain_indices) in enumerate(batches, start=1):
-        forget_batch = forget.select(forget_indices).to(device)
-        retain_batch = retain.select(retain_indices).to(device) if retain and retain_indices else None
-        terms = objective(model, forget_batch, retain_batch)
+    accumulation = settings.gradient_accumulation
+    batches = pair_batches(
+        len(forget), len(retain) if retain else 0, settings.batch_size, total * accumulation, settings.seed
+    )
+    for step in range(1, total + 1):
         optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
+        terms: dict[str, float] = {}
+        for _ in range(accumulation):
+            forget_indices, retain_indices = next(batches)
+            forget_batch = forget.select(forget_indices).to(device)
+            retain_batch = retain.select(retain_indices).to(device) if retain and retain_indices else None
+            batch_terms = objective(model, forget_batch, retain_batch)
+            loss = batch_terms["loss"]
+            (loss / accumulation if accumulation > 1 else loss).backward()
+            for name, value in batch_terms.items():
+                terms[name] = terms.get(name, 0.0) + float(value.detach()) / accumulation
         grad_norm = torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)
         optimizer.step()
         if after_step is not None:
             after_step()
-        curve.append(
-            {"step": float(step), "grad_norm": float(grad_norm)} | {k: float(v.detach()) for k, v in terms.items()}
-        )
+        curve.append({"step": float(step), "grad_norm": float(grad_norm)} | terms)
         progress(stage, step, total)
     model.eval()
     for parameter in model.parameters():

@@ -11,22 +11,12 @@ export class ApiError extends Error {
   }
 }
 
-function fieldOf(location) {
-  const parts = (location || []).filter((part, i) => !(i === 0 && ["body", "query", "path"].includes(part)));
-  return parts.join(".");
-}
-
-/** Problems from FastAPI's {detail: [{loc, msg}]}, {detail: "text"} or {errors: [{field, message}]}. */
+/** Problems of an RFC 9457 answer: one per field of a 422 ({errors: [{location, field, message}]}), else its detail. */
 export function problemsOf(body, fallback) {
-  const entries = Array.isArray(body?.detail) ? body.detail : Array.isArray(body?.errors) ? body.errors : null;
-  if (entries) {
-    return entries.map((entry) => ({
-      field: entry.field ?? fieldOf(entry.loc),
-      message: entry.message ?? entry.msg ?? entry.reason ?? JSON.stringify(entry),
-    }));
+  if (Array.isArray(body?.errors)) {
+    return body.errors.map((entry) => ({ field: entry.field ?? "", message: entry.message ?? JSON.stringify(entry) }));
   }
-  const text = typeof body?.detail === "string" ? body.detail : typeof body?.message === "string" ? body.message : fallback;
-  return [{ field: "", message: text }];
+  return [{ field: "", message: typeof body?.detail === "string" ? body.detail : fallback }];
 }
 
 async function bodyOf(response) {

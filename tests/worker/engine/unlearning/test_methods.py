@@ -7,7 +7,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from service.specs.audit import Limits
 from service.specs.corpus import CorpusBundle
 from service.specs.precision import RTNPrecision
-from service.specs.unlearning import UNLEARNING_METHODS, GradientMethodConfig, RMUConfig
+from service.specs.unlearning import GRADIENT_METHODS, GradientMethodConfig, GradientRecipe, RMUConfig
 from worker.engine.metrics import evaluate
 from worker.engine.metrics.base import EvalContext
 from worker.engine.models import load_model
@@ -15,6 +15,7 @@ from worker.engine.quantizers.base import linear_layers
 from worker.engine.quantizers.rtn import RTNQuantizer, rtn_grid
 from worker.engine.unlearning import METHODS, run_unlearning, save_unlearned
 from worker.engine.unlearning.saving import read_record
+from worker.engine.unlearning.terms import FORGET_LOSSES, RETAIN_LOSSES, GradientAscent
 
 
 @pytest.fixture
@@ -31,8 +32,28 @@ def verbmem(model, tokenizer, bundle) -> float:
     return evaluate(model, tokenizer, bundle, ["verbmem_f"], context)["verbmem_f"].result.value
 
 
-def test_every_method_of_the_spec_is_registered():
-    assert sorted(METHODS.names()) == sorted(UNLEARNING_METHODS)
+def test_every_method_of_the_spec_is_composed_of_registered_losses():
+    assert sorted(METHODS.names()) == ["gradient", "rmu"]
+    for recipe in GRADIENT_METHODS.values():
+        assert recipe.forget_loss in FORGET_LOSSES
+        assert recipe.retain_loss is None or recipe.retain_loss in RETAIN_LOSSES
+
+
+@FORGET_LOSSES.register("double_ga_for_test")
+class DoubleGradientAscent(GradientAscent):
+    def __call__(self, model, target, chunks, config):
+        return 2 * super().__call__(model, target, chunks, config)
+
+
+def test_a_new_forget_loss_is_one_class_and_one_table_row(target, tiny_bundle, monkeypatch):
+    model, tokenizer = target
+    monkeypatch.setitem(GRADIENT_METHODS, "double_ga_klr", GradientRecipe("double_ga_for_test", "klr"))
+    doubled = run_unlearning(gradient("double_ga_klr", lr=1e-3, max_steps=2), model, tokenizer, tiny_bundle, 0)
+    plain = run_unlearning(gradient("ga_klr", lr=1e-3, max_steps=2), model, tokenizer, tiny_bundle, 0)
+    first, reference = doubled.record.curve[0], plain.record.curve[0]
+    assert first["forget_loss"] == 2 * reference["forget_loss"]
+    assert first["retain_loss"] == reference["retain_loss"]  # the untouched weights of step 1
+    assert doubled.record.method == "double_ga_klr"
 
 
 def test_gradient_ascent_lowers_verbmem_and_leaves_the_target_untouched(target, tiny_bundle):

@@ -1,0 +1,1 @@
+"""Lists of audits and corpora: one query shape (filters, sort, offset or cursor), one implementation."""
