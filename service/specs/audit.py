@@ -53,10 +53,6 @@ class Policy(SpecModel):
     max_retained: float = Field(0.5, ge=0.0, le=100.0, description="fail above this retained share of forget knowledge")
     max_recovery: float = Field(0.25, ge=0.0, le=100.0, description="fail when quantization brings back more than this")
     min_utility: float = Field(0.8, ge=0.0, le=1.0, description="utility_lost below this share of KnowMem-retain")
-    item_rise: float = Field(
-        0.1, ge=0.0, le=1.0, description="a forget item 'rose' when its score at a precision exceeds its own at full "
-        "by more than this (items?rose=true, the report's evidence)",
-    )  # fmt: skip
     bootstrap_samples: int = Field(
         2000, ge=100, le=20_000, description="resamples of the paired intervals that verdicts are judged on"
     )
@@ -68,6 +64,10 @@ class Policy(SpecModel):
     max_privleak_abs: float | None = Field(
         None, gt=0.0, le=1000.0, description="fail a variant whose PrivLeak (percent) lies outside +-this; null: report"
     )
+    item_rise: float = Field(
+        0.1, ge=0.0, le=1.0, description="a forget item 'rose' when its score at a precision exceeds its own at full "
+        "by more than this (items?rose=true, the report's evidence)",
+    )  # fmt: skip
 
 
 class Limits(SpecModel):

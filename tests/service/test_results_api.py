@@ -111,3 +111,25 @@ def test_privleak_labels_reach_the_items_and_the_report(client, auth, model_root
     assert [item["label"] for item in items] == labels
     report = client.get(f"/v1/audits/{audit_id}/report?format=json", headers=auth).json()
     assert [item["label"] for item in report["items"]] == labels
+
+
+def test_a_summarised_audit_shows_its_intervals_and_verdict_words_in_results_csv_and_html(
+    client, auth, model_root, database_url
+):
+    from worker.runs.work import summarize_audit  # the service's summary task, in this process
+
+    audit_id = submitted_audit(client, auth, model_root, database_url)
+    with session_scope(database_url) as session:
+        summarize_audit(session, session.get(Audit, audit_id))
+    results = client.get(f"/v1/audits/{audit_id}/results", headers=auth).json()
+    cells = {(c["precision_label"], c["metric"]): c for c in results["summary"]["cells"]}
+    quantized = cells[("rtn-w4-g32-asym", "verbmem_f")]
+    assert quantized["recovery"]["ci_low"] <= quantized["recovery"]["value"] <= quantized["recovery"]["ci_high"]
+    assert quantized["verdict"] == "inconclusive"  # four items: the recovery interval contains max_recovery
+    assert results["verdict"] == "inconclusive"
+    assert {r["code"] for r in results["summary"]["reasons"]} >= {"recovery_straddles_max", "utility_not_measured"}
+    as_csv = client.get(f"/v1/audits/{audit_id}/report?format=csv", headers=auth).text
+    row = next(line for line in as_csv.splitlines() if line.startswith("ga,rtn-w4-g32-asym,verbmem_f"))
+    assert row.endswith(",inconclusive")
+    page = client.get(f"/v1/audits/{audit_id}/report?format=html", headers=auth).text
+    assert "? INCONCLUSIVE" in page and "recovery_straddles_max" in page
