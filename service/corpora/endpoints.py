@@ -11,6 +11,7 @@ from service.corpora.schemas import CorpusOut
 from service.deps import CurrentTenant, SessionDep, SettingsDep
 from service.errors import ERROR_RESPONSES
 from service.pagination import Page, PageDep
+from service.specs.corpus import ignored_parts
 
 router = APIRouter(prefix="/v1/corpora", tags=["corpora"], responses=ERROR_RESPONSES)
 
@@ -57,7 +58,7 @@ def upload_corpus(
     corpus, created = service.store_bundle(session, tenant.id, checked, name)
     if not created:
         response.status_code = 200
-    return CorpusOut.model_validate(corpus)
+    return CorpusOut.model_validate(corpus).model_copy(update={"ignored": ignored_parts(document)})
 
 
 @router.get("", response_model=Page[CorpusOut])
