@@ -13,6 +13,7 @@ from service.examples import CORPUS_EXAMPLE
 from service.listing.params import ListQueryDep, next_link, refuse_query
 from service.pagination import Page
 from service.problems import problem_responses
+from service.specs.corpus import ignored_parts
 from service.specs.labels import MAX_LABELS, MAX_NAME_LENGTH, labels_from_pairs
 
 router = APIRouter(prefix="/v1/corpora", tags=["corpora"], responses=problem_responses(401, 422))
@@ -75,7 +76,7 @@ def upload_corpus(
     )
     if not created:
         response.status_code = 200
-    return CorpusOut.model_validate(corpus)
+    return CorpusOut.model_validate(corpus).model_copy(update={"ignored": ignored_parts(document)})
 
 
 @router.get(

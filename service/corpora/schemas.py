@@ -15,3 +15,8 @@ class CorpusOut(BaseModel):
     parts: dict[str, int] = Field(description="items per present part, e.g. {'verbmem/forget': 100}")
     size_bytes: int
     created_at: datetime
+    ignored: list[str] = Field(
+        default_factory=list,
+        description="upload answers only: parts of the upload that are no part of a bundle (MUSE's published "
+        "extras such as raw/holdout, raw/retain1, raw/retain2, scal, sust); tolerated, not stored",
+    )

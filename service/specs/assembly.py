@@ -16,6 +16,7 @@ from service.specs.report import (
     ItemRecord,
     ModelProvenance,
     Provenance,
+    ReferenceAUCChoice,
     Report,
     Summary,
     UnlearningRecord,
@@ -58,13 +59,16 @@ def audit_provenance(
     models: Iterable[ModelProvenance],
     timings: dict[str, float],
     started_at: str | None,
+    reference_auc: ReferenceAUCChoice | None = None,
 ) -> Provenance:
-    """What makes the report reproducible, finished now: models, corpus, seed, library versions, device."""
+    """What makes the report reproducible, finished now: models, corpus, the reference AUC that PrivLeak was
+    normalised by (when PrivLeak was asked for), seed, library versions, device."""
     ordered = sorted(models, key=lambda model: _position(spec.model_names, model.name))
     return Provenance(
         models={model.name: model for model in ordered},
         corpus_sha256=corpus_sha256,
         corpus_parts=corpus_parts,
+        reference_auc=reference_auc if "privleak" in spec.metrics else None,
         seed=spec.seed,
         library_versions=library_versions(),
         device=next((model.device for model in ordered if model.device), None),

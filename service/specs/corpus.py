@@ -3,6 +3,10 @@
 A bundle is read from a folder (raw/forget.txt, verbmem/forget.json, ...) or from one JSON document with
 the same parts as nested keys: {"raw": {"forget": "..." or [...]}, "verbmem": {"forget": [...]}, ...}.
 Every part is optional; a malformed part is refused with the file, the item index and the reason.
+MUSE's data as published carries files this layout does not use (raw/holdout.txt, raw/retain1.txt,
+raw/retain2.txt, the JSON twins of the raw text, News' scal/ and sust/ splits): they are ignored and listed
+(`ignored_parts`, `CorpusBundle.ignored`) rather than refused. `meta` (meta.json in a folder) carries facts
+about the corpus, such as the reference AUC that PrivLeak is normalised by (MUSE News 0.4772, Books 0.5393).
 
 `check_document` validates a document where it lies, building nothing (the API stores the checked document
 as it was parsed: an upload is held in memory once); `parse_bundle` checks and builds the engine's shape.
@@ -14,13 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError
 
 from service.specs.base import SpecModel
 from service.specs.text import text_problem
 
-BundleDocument = dict[str, dict[str, list[Any]]]
-"""A checked bundle document: {folder: {part: items}}, raw text always as a list of documents."""
+BundleDocument = dict[str, dict[str, Any]]
+"""A checked bundle document: {folder: {part: items}}, raw text always as a list of documents, and `meta`."""
+
+META_FOLDER = "meta"
+META_FILENAME = "meta.json"
+MUSE_EXTRA_FOLDERS = ("scal", "sust")  # MUSE News' scalability and sustainability forget splits
 
 
 class VerbMemItem(SpecModel):
@@ -31,6 +39,20 @@ class VerbMemItem(SpecModel):
 class QAItem(SpecModel):
     question: str
     answer: str
+
+
+class ReferenceAUC(SpecModel):
+    """The PrivLeak AUC of the model retrained without the forget set, and where the number comes from."""
+
+    value: float = Field(gt=0.0, lt=1.0, description="AUC of forget vs holdout texts under the retrained model")
+    name: str = Field(min_length=1, max_length=200, description="what the value is, e.g. 'MUSE-News retrained'")
+    source: str = Field(min_length=1, max_length=500, description="where it comes from (file and line, paper)")
+
+
+class BundleMeta(SpecModel):
+    """Facts about the corpus that are not evaluation items (`meta` in a document, meta.json in a folder)."""
+
+    reference_auc: ReferenceAUC | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +119,8 @@ class CorpusBundle(SpecModel):
     privleak_forget: list[str] | None = None
     privleak_retain: list[str] | None = None
     privleak_holdout: list[str] | None = None
+    meta: BundleMeta | None = None
+    ignored: list[str] = Field(default_factory=list, description="files or parts of the source that were not read")
 
     def part(self, path: str) -> list[Any] | None:
         return getattr(self, path.replace("/", "_"))
@@ -113,6 +137,8 @@ class CorpusBundle(SpecModel):
                 continue
             items = [v.model_dump() if isinstance(v, BaseModel) else v for v in value]
             document.setdefault(spec.folder, {})[spec.key] = items
+        if self.meta is not None:
+            document[META_FOLDER] = self.meta.model_dump(mode="json", exclude_none=True)
         return document
 
     @property
@@ -138,9 +164,31 @@ def content_address(document: dict[str, Any]) -> tuple[str, int]:
 def parse_bundle(document: Any, source: str = "bundle") -> CorpusBundle:
     """Validate one JSON document in the bundle's shape and build it; raises CorpusError naming every problem."""
     checked = check_document(document, source)
+    meta = checked.pop(META_FOLDER, None)
     return CorpusBundle(
-        **{f"{folder}_{key}": items for folder, parts in checked.items() for key, items in parts.items()}
+        **{f"{folder}_{key}": items for folder, parts in checked.items() for key, items in parts.items()},
+        meta=None if meta is None else BundleMeta.model_validate(meta),
+        ignored=ignored_parts(document),
     )
+
+
+def is_muse_extra(folder: str, key: str | None = None) -> bool:
+    """A part of MUSE's published layout that bundles do not use: raw text other than forget and retain
+    (holdout, retain1, retain2), and the scal/ and sust/ splits of MUSE News."""
+    if folder in MUSE_EXTRA_FOLDERS:
+        return True
+    return folder == "raw" and key is not None and f"raw/{key}" not in PART_BY_PATH
+
+
+def ignored_parts(document: Any) -> list[str]:
+    """The parts of a document that are MUSE's extras: tolerated, not read, listed in the answer."""
+    if not isinstance(document, dict):
+        return []
+    ignored = [folder for folder in document if folder in MUSE_EXTRA_FOLDERS]
+    raw = document.get("raw")
+    if isinstance(raw, dict):
+        ignored += [f"raw/{key}" for key in raw if is_muse_extra("raw", key)]
+    return sorted(ignored)
 
 
 def check_document(document: Any, source: str = "bundle", max_items: int | None = None) -> BundleDocument:
@@ -152,8 +200,13 @@ def check_document(document: Any, source: str = "bundle", max_items: int | None 
         raise CorpusError([CorpusProblem(source, None, f"{count} items, above the limit of {max_items} per bundle")])
     problems: list[CorpusProblem] = []
     values: BundleDocument = {}
-    known_folders = {p.folder for p in PARTS}
+    known_folders = {p.folder for p in PARTS} | {META_FOLDER}
     for folder, entries in document.items():
+        if is_muse_extra(folder):
+            continue
+        if folder == META_FOLDER:
+            _check_meta(entries, values, problems)
+            continue
         if folder not in known_folders:
             problems.append(CorpusProblem(folder, None, f"unknown part; expected one of {sorted(known_folders)}"))
             continue
@@ -161,6 +214,8 @@ def check_document(document: Any, source: str = "bundle", max_items: int | None 
             problems.append(CorpusProblem(folder, None, f"expected an object of parts, got {_type_name(entries)}"))
             continue
         for key, raw_value in entries.items():
+            if is_muse_extra(folder, key):
+                continue
             spec = PART_BY_PATH.get(f"{folder}/{key}")
             if spec is None:
                 known = sorted(p.key for p in PARTS if p.folder == folder)
@@ -171,9 +226,21 @@ def check_document(document: Any, source: str = "bundle", max_items: int | None 
                 values.setdefault(folder, {})[key] = parsed
     if problems:
         raise CorpusError(problems)
-    if not values:
+    if not set(values) - {META_FOLDER}:
         raise CorpusError([CorpusProblem(source, None, "the bundle has no parts")])
     return values
+
+
+def _check_meta(entries: Any, values: BundleDocument, problems: list[CorpusProblem]) -> None:
+    """`meta` checked against BundleMeta; kept as given (the checked document is the stored one)."""
+    try:
+        BundleMeta.model_validate(entries)
+    except ValidationError as error:
+        for detail in error.errors():
+            where = "/".join([META_FOLDER, *(str(part) for part in detail["loc"])])
+            problems.append(CorpusProblem(where, None, detail["msg"]))
+        return
+    values[META_FOLDER] = entries
 
 
 def part_counts(document: BundleDocument) -> dict[str, int]:
@@ -210,15 +277,34 @@ def load_bundle_folder(folder: str | Path) -> CorpusBundle:
             document.setdefault(spec.folder, {})[spec.key] = json.loads(text)
         except json.JSONDecodeError as error:
             problems.append(CorpusProblem(spec.filename, None, f"not valid JSON: {error}"))
+    _read_meta(root, document, problems)
     if problems:
         raise CorpusError(problems)
-    if not document:
+    if not set(document) - {META_FOLDER}:
         expected = ", ".join(p.filename for p in PARTS)
         raise CorpusError([CorpusProblem(str(root), None, f"no bundle files found (expected some of {expected})")])
     try:
-        return parse_bundle(document, source=str(root))
+        bundle = parse_bundle(document, source=str(root))
     except CorpusError as error:
         raise CorpusError([_with_filename(p) for p in error.problems]) from None
+    return bundle.model_copy(update={"ignored": unread_files(root)})
+
+
+def _read_meta(root: Path, document: dict[str, Any], problems: list[CorpusProblem]) -> None:
+    path = root / META_FILENAME
+    if not path.is_file():
+        return
+    try:
+        document[META_FOLDER] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        problems.append(CorpusProblem(META_FILENAME, None, f"not a readable JSON document: {error}"))
+
+
+def unread_files(root: Path) -> list[str]:
+    """Files of a bundle folder that are no part of the layout (MUSE's extras, notes): listed, never read."""
+    read = {spec.filename for spec in PARTS} | {META_FILENAME}
+    found = (path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file())
+    return sorted(name for name in found if name not in read)
 
 
 def load_bundle(source: str | Path | dict[str, Any]) -> CorpusBundle:

@@ -60,7 +60,8 @@ METRICS: dict[str, MetricInfo] = {
         unit="percent",
         direction="closer to 0 is better; negative = forget texts still recognisable",
         definition="(AUC - AUC_ref) / AUC_ref x 100, where AUC separates forget (0) from holdout (1) texts "
-        "by minus the Min-40% log-probability score; AUC_ref is the reference model's AUC or 0.5 (MUSE M3).",
+        "by minus the Min-40% log-probability score; AUC_ref is the spec's reference AUC, else the bundle's "
+        "meta.reference_auc, else 0.5 (MUSE M3).",
         requires=("privleak/forget", "privleak/holdout"),
     ),
     "collision": MetricInfo(

@@ -203,10 +203,21 @@ class ModelProvenance(_Open):
     device: str | None = None
 
 
+class ReferenceAUCChoice(_Open):
+    """The AUC that PrivLeak was normalised by, and where it came from (service.specs.reference)."""
+
+    value: float
+    origin: Literal["spec", "reference model", "bundle", "default"]
+    name: str | None = Field(None, description="the retrained model or the bundle's name for the value")
+    source: str | None = Field(None, description="where the value comes from")
+    note: str | None = Field(None, description="why a PrivLeak is not comparable with MUSE's, when it is not")
+
+
 class Provenance(_Open):
     models: dict[str, ModelProvenance] = Field(default_factory=dict)
     corpus_sha256: str | None = None
     corpus_parts: dict[str, int] = Field(default_factory=dict)
+    reference_auc: ReferenceAUCChoice | None = Field(None, description="what PrivLeak was normalised by")
     seed: int = 0
     library_versions: dict[str, str] = Field(default_factory=dict)
     device: str | None = None

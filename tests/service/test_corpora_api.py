@@ -28,6 +28,26 @@ def test_upload_is_content_addressed_and_stored_once(client, auth):
     assert listed["total"] == 1 and listed["items"][0]["name"] == "tiny"
 
 
+def test_muse_extras_are_tolerated_listed_as_ignored_and_not_stored(client, auth):
+    document = bundle_document()
+    document["raw"] |= {"holdout": ["Held out."], "retain1": ["One."], "retain2": ["Two."]}
+    document["sust"] = {"forget_1": ["Split."]}
+    response = client.post("/v1/corpora", json=document, headers=auth)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["ignored"] == ["raw/holdout", "raw/retain1", "raw/retain2", "sust"]
+    assert body["sha256"] == make_bundle().sha256  # the same bundle as without the extras
+    assert "raw/holdout" not in body["parts"]
+    assert client.get(f"/v1/corpora/{body['id']}", headers=auth).json()["ignored"] == []
+
+
+def test_bundle_meta_is_checked_naming_the_field(client, auth):
+    document = bundle_document() | {"meta": {"reference_auc": {"value": 2.0, "name": "x", "source": "y"}}}
+    response = client.post("/v1/corpora", json=document, headers=auth)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "meta", "reference_auc", "value"]
+
+
 def test_malformed_bundle_names_part_item_and_reason(client, auth):
     document = bundle_document()
     document["verbmem"]["forget"][2] = {"prompt": "x"}

@@ -90,6 +90,8 @@ def handle(args: argparse.Namespace) -> int:
     except SpecError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if corpus.ignored:
+        print(f"corpus: ignored (no part of the bundle layout): {', '.join(corpus.ignored)}", file=sys.stderr)
     bars = StageBars(enabled=not args.quiet)
     try:
         report = run_audit(spec, corpus, args.workdir or args.out, progress=bars)

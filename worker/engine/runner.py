@@ -17,6 +17,7 @@ from service.specs.audit import AuditSpec
 from service.specs.corpus import CorpusBundle
 from service.specs.metrics import skip_reason
 from service.specs.naming import TARGET_NAME
+from service.specs.reference import choose_reference_auc
 from service.specs.report import CollisionResult, ModelProvenance, Report, UnlearningRecord
 from service.specs.requirements import check_unlearning_inputs, skipped_metrics
 from worker.engine.collision import bucket_collision
@@ -124,8 +125,9 @@ class AuditRun:
         items = [item for outcome in self.outcomes for item in outcome.items]
         summary = summarize(self.spec, variants, items, skipped_metrics(self.spec, self.corpus.present_parts()))
         sha256 = self.corpus.sha256
+        reference_auc = choose_reference_auc(self.spec, self.corpus.meta, self.reference_auc)
         provenance = audit_provenance(
-            self.spec, sha256, self.corpus.summary(), self.models, self.timings, self.started_at
+            self.spec, sha256, self.corpus.summary(), self.models, self.timings, self.started_at, reference_auc
         )
         return assemble_report(
             self.spec, report_spec(self.spec, sha256), variants, collisions, items, self.records, summary, provenance

@@ -11,6 +11,7 @@ from pathlib import Path
 from service.specs.audit import AuditSpec
 from service.specs.corpus import CorpusBundle
 from service.specs.precision import PrecisionConfig
+from service.specs.reference import choose_reference_auc
 from service.specs.report import ItemRecord, UnlearningRecord, VariantResult
 from service.specs.unlearning import UnlearningConfig
 from worker.engine.metrics import evaluate
@@ -43,13 +44,12 @@ def _split_documents(documents: list[str], count: int) -> list[str]:
 def evaluation_context(
     spec: AuditSpec, model_name: str, precision_label: str, progress: Progress, reference_auc: float | None = None
 ) -> EvalContext:
-    auc = reference_auc if reference_auc is not None else (spec.reference.auc if spec.reference else None)
     return EvalContext(
         limits=spec.limits,
         seed=spec.seed,
         model_name=model_name,
         precision_label=precision_label,
-        reference_auc=auc,
+        reference_auc=reference_auc,
         progress=progress,
     )
 
@@ -62,7 +62,10 @@ def evaluate_variant(
     progress: Progress = no_progress,
     reference_auc: float | None = None,
 ) -> VariantOutcome:
-    """Build one precision of a loaded model, evaluate every requested text metric, keep per-item evidence."""
+    """Build one precision of a loaded model, evaluate every requested text metric, keep per-item evidence.
+
+    `reference_auc` is the AUC the CLI measured on the spec's reference model, if any (service.specs.reference
+    decides which AUC normalises PrivLeak)."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     quantizer = get_quantizer(precision)
@@ -76,7 +79,8 @@ def evaluate_variant(
     model, quantized = quantizer.quantize(loaded.model, loaded.tokenizer, calibration)
     progress("quantize", 1, 1)
     timings["quantize"] = time.perf_counter() - started
-    context = evaluation_context(spec, loaded.name, precision.label, progress, reference_auc)
+    auc = choose_reference_auc(spec, corpus.meta, reference_auc).value
+    context = evaluation_context(spec, loaded.name, precision.label, progress, auc)
     outcomes = evaluate(model, loaded.tokenizer, corpus, spec.evaluation_metrics, context)
     if model is not loaded.model:
         del model

@@ -14,9 +14,10 @@ from service.models import Audit, Collision, Corpus, ItemScore, Result, Run, Ten
 from service.runs import repository as run_repository
 from service.specs.assembly import audit_provenance, unlearning_seed
 from service.specs.audit import AuditSpec
-from service.specs.corpus import CorpusBundle, parse_bundle
+from service.specs.corpus import META_FOLDER, BundleMeta, CorpusBundle, parse_bundle
 from service.specs.naming import TARGET_NAME
 from service.specs.precision import PrecisionConfig
+from service.specs.reference import choose_reference_auc
 from service.specs.report import ModelProvenance
 from service.specs.requirements import skipped_metrics
 from worker.engine.collision import bucket_collision
@@ -152,7 +153,11 @@ def summarize_audit(session: Session, audit: Audit) -> None:
     audit.summary = summary.model_dump(mode="json")
     started_at = audit.started_at.isoformat() if audit.started_at else None
     models = models_of(session, audit)
-    provenance = audit_provenance(spec, corpus.sha256, corpus.parts, models, run_timings(runs), started_at)
+    meta = corpus.document.get(META_FOLDER)
+    reference_auc = choose_reference_auc(spec, None if meta is None else BundleMeta.model_validate(meta))
+    provenance = audit_provenance(
+        spec, corpus.sha256, corpus.parts, models, run_timings(runs), started_at, reference_auc
+    )
     audit.provenance = provenance.model_dump(mode="json")
     finish_audit(session, audit, runs)
 

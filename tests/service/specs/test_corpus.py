@@ -118,3 +118,63 @@ def test_a_bundle_above_the_item_limit_is_refused_before_its_items_are_checked()
         check_document(document, max_items=10)
     assert [str(p) for p in error.value.problems] == ["bundle: 11 items, above the limit of 10 per bundle"]
     assert check_document({"privleak": {"forget": ["a"] * 10}}, max_items=10)
+
+
+MUSE_EXTRAS = {
+    "raw": {"holdout": "Holdout text.", "retain1": "Retain one.", "retain2": "Retain two."},
+    "scal": {"forget_1": "Split one."},
+}
+
+
+def test_muse_extras_in_a_document_are_ignored_and_listed_not_refused():
+    document = json.loads(json.dumps(DOCUMENT))
+    document["raw"].update(MUSE_EXTRAS["raw"])
+    document["scal"] = MUSE_EXTRAS["scal"]
+    bundle = parse_bundle(document)
+    assert bundle.ignored == ["raw/holdout", "raw/retain1", "raw/retain2", "scal"]
+    assert bundle.sha256 == parse_bundle(DOCUMENT).sha256  # the extras are not part of the bundle
+    assert "raw" in check_document(document) and "scal" not in check_document(document)
+    with pytest.raises(CorpusError, match="knowmem/holdout: unknown part"):
+        parse_bundle({**document, "knowmem": {"holdout": []}})  # outside MUSE's raw text, a typo is still refused
+
+
+def test_muse_folder_as_published_loads_with_its_extra_files_listed(tmp_path):
+    write_folder(tmp_path, {**DOCUMENT, "raw": {**DOCUMENT["raw"], **MUSE_EXTRAS["raw"]}, "scal": MUSE_EXTRAS["scal"]})
+    (tmp_path / "raw" / "forget.json").write_text(json.dumps(["Forget text."]), encoding="utf-8")
+    bundle = load_bundle_folder(tmp_path)
+    assert bundle.ignored == [
+        "raw/forget.json", "raw/holdout.txt", "raw/retain1.txt", "raw/retain2.txt", "scal/forget_1.json"
+    ]  # fmt: skip
+    assert bundle.sha256 == parse_bundle(DOCUMENT).sha256
+
+
+REFERENCE = {"value": 0.4772, "name": "MUSE-News retrained", "source": "MUSE constants.py:64"}
+
+
+def test_meta_reference_auc_travels_with_the_bundle_and_its_address(tmp_path):
+    document = {**DOCUMENT, "meta": {"reference_auc": REFERENCE}}
+    bundle = parse_bundle(document)
+    assert bundle.meta is not None and bundle.meta.reference_auc is not None
+    assert bundle.meta.reference_auc.value == 0.4772
+    assert bundle.to_document()["meta"] == {"reference_auc": REFERENCE}
+    assert bundle.sha256 != parse_bundle(DOCUMENT).sha256
+    write_folder(tmp_path, DOCUMENT)
+    (tmp_path / "meta.json").write_text(json.dumps({"reference_auc": REFERENCE}), encoding="utf-8")
+    assert load_bundle_folder(tmp_path) == bundle
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        ({"reference_auc": {**REFERENCE, "value": 1.5}}, "meta/reference_auc/value: Input should be less than 1"),
+        ({"reference_auc": {"value": 0.5, "name": "x"}}, "meta/reference_auc/source: Field required"),
+        ({"auc": 0.5}, "meta/auc: Extra inputs are not permitted"),
+        ({"reference_auc": {**REFERENCE, "value": "0.5"}}, "meta/reference_auc/value: Input should be a valid number"),
+    ],
+)
+def test_malformed_meta_is_refused_naming_the_field(meta, expected):
+    with pytest.raises(CorpusError) as error:
+        parse_bundle({**DOCUMENT, "meta": meta})
+    assert expected in str(error.value)
+    with pytest.raises(CorpusError, match="the bundle has no parts"):
+        parse_bundle({"meta": {"reference_auc": REFERENCE}})

@@ -24,7 +24,7 @@ class EvalContext:
     seed: int
     model_name: str  # the variant evaluated: every ItemRecord a metric produces carries it
     precision_label: str
-    reference_auc: float | None = None  # the spec's reference.auc; PrivLeak normalises by it, else 0.5
+    reference_auc: float | None = None  # PrivLeak normalises by it (service.specs.reference), else 0.5
     progress: Progress = no_progress
 
     def first_items(self, items: Sequence[ItemT]) -> list[ItemT]:

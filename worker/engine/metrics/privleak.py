@@ -6,6 +6,7 @@ import numpy as np
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.corpus import CorpusBundle
+from service.specs.reference import DEFAULT_REFERENCE_AUC
 from service.specs.report import ItemRecord
 from worker.engine.generation import EncodedText, encode_texts, token_logprobs
 from worker.engine.metrics.base import EvalContext, Metric, MetricOutcome, metric_result
@@ -13,7 +14,6 @@ from worker.engine.metrics.bootstrap import two_sample_interval
 from worker.engine.models import context_length
 
 MIN_K_RATIO = 0.4
-DEFAULT_REFERENCE_AUC = 0.5
 FORGET_LABEL, HOLDOUT_LABEL = 0, 1
 
 
