@@ -40,16 +40,20 @@ def _split_documents(documents: list[str], count: int) -> list[str]:
     return paragraphs[:count]
 
 
+def calibration_auc(spec: AuditSpec, measured: float | None) -> float | None:
+    """The reference AUC PrivLeak is calibrated with: the reference model's as measured, else the spec's."""
+    return measured if measured is not None else (spec.reference.auc if spec.reference else None)
+
+
 def evaluation_context(
     spec: AuditSpec, model_name: str, precision_label: str, progress: Progress, reference_auc: float | None = None
 ) -> EvalContext:
-    auc = reference_auc if reference_auc is not None else (spec.reference.auc if spec.reference else None)
     return EvalContext(
         limits=spec.limits,
         seed=spec.seed,
         model_name=model_name,
         precision_label=precision_label,
-        reference_auc=auc,
+        reference_auc=calibration_auc(spec, reference_auc),
         progress=progress,
     )
 
@@ -92,6 +96,22 @@ def evaluate_variant(
         quantized=quantized,
     )
     return VariantOutcome(variant, [item for outcome in outcomes.values() for item in outcome.items])
+
+
+def identical_outcome(source: VariantOutcome, model: str, digest: str) -> VariantOutcome:
+    """The results and per-item evidence of `source` as those of `model`, whose quantized state is the same
+    (equal digests, worker.engine.identity): it is not evaluated again."""
+    return outcome_as(source, model, identical_to=source.variant.model, state_digest=digest)
+
+
+def reused_outcome(source: VariantOutcome, model: str, audit_id: str) -> VariantOutcome:
+    """A cached variant (same result key, service.specs.cache_key) as `model`'s in this audit."""
+    return outcome_as(source, model, reused_from=audit_id, identical_to=None)
+
+
+def outcome_as(source: VariantOutcome, model: str, **marks: str | None) -> VariantOutcome:
+    variant = source.variant.model_copy(deep=True, update={"model": model, "timings": {}, **marks})
+    return VariantOutcome(variant, [item.model_copy(update={"model": model}) for item in source.items])
 
 
 def unlearn_model(
