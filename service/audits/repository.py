@@ -83,6 +83,21 @@ def unlearning_records_of(session: Session, audit_id: str) -> list[UnlearningRec
     return list(session.scalars(select(UnlearningRecordRow).where(UnlearningRecordRow.audit_id == audit_id)).all())
 
 
+def cached_result(session: Session, tenant_id: str, cache_key: str) -> Result | None:
+    """A result of this tenant's audits stored under `cache_key` (the result cache is never shared)."""
+    query = (
+        select(Result)
+        .join(Audit, Audit.id == Result.audit_id)
+        .where(Audit.tenant_id == tenant_id, Result.cache_key == cache_key)
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def items_of_run(session: Session, run_id: str) -> list[ItemScore]:
+    return list(session.scalars(select(ItemScore).where(ItemScore.run_id == run_id).order_by(ItemScore.id)).all())
+
+
 def items_of(session: Session, audit_id: str) -> list[ItemScore]:
     """In no particular order: the report puts them in the spec's order."""
     return list(session.scalars(select(ItemScore).where(ItemScore.audit_id == audit_id)).all())

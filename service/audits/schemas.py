@@ -114,6 +114,9 @@ class MatrixCell(BaseModel):
     metric_details: dict[str, MetricResult]
     collision: CollisionResult | None
     timings: dict[str, float]
+    state_digest: str | None = None
+    identical_to: str | None = Field(None, description="the model whose identical quantized state gave these results")
+    reused_from: str | None = Field(None, description="the earlier audit of this tenant whose results these are")
 
 
 class CollisionOut(BaseModel):

@@ -36,10 +36,10 @@ from service.models.states import AuditStatus, RunKind, RunStatus
 from service.pagination import Page, PageParams
 from service.queue import enqueue_after_commit, run_message
 from service.runs import repository as run_repository
+from service.runs.dependencies import prerequisites
 from service.specs.audit import AUDIT_RECORD_FIELDS, AuditSpec
 from service.specs.corpus import part_counts
 from service.specs.metrics import METRICS
-from service.specs.naming import TARGET_NAME
 from service.specs.precision import FullPrecision, PrecisionConfig
 from service.specs.requirements import MissingInputsError, check_unlearning_inputs
 from service.webhooks import service as webhooks
@@ -133,32 +133,21 @@ def same_request(existing: Audit, requested: Audit) -> Audit:
 def plan_runs(spec: AuditSpec) -> list[Run]:
     """One run per unlearning recipe, per variant, and per (unlearned model, quantized precision) collision.
 
-    Runs of a model that an unlearning run has yet to produce wait for it.
+    A run with prerequisites (service.runs.dependencies) waits for them.
     """
-    produced = {config.name for config in spec.unlearning}
-    full = FullPrecision().model_dump(mode="json")
-    runs = [Run(kind=RunKind.UNLEARN, model=name, precision_label="full", precision=full) for name in produced]
-    for model in spec.model_names:
-        status = RunStatus.WAITING if model in produced else RunStatus.QUEUED
-        for precision in spec.precisions:
-            runs.append(_run(RunKind.EVALUATE, model, precision, status))
+    full = FullPrecision()
+    runs = [_run(RunKind.UNLEARN, config.name, full) for config in spec.unlearning]
+    runs += [_run(RunKind.EVALUATE, model, precision) for model in spec.model_names for precision in spec.precisions]
     if "collision" in spec.metrics:
-        for model in spec.model_names:
-            if model == TARGET_NAME:
-                continue
-            status = RunStatus.WAITING if model in produced else RunStatus.QUEUED
-            runs += [_run(RunKind.COLLISION, model, p, status) for p in spec.precisions if p.method != "full"]
+        quantized = [p for p in spec.precisions if p.method != "full"]
+        runs += [_run(RunKind.COLLISION, model, p) for model in spec.model_names[1:] for p in quantized]
+    for run in runs:
+        run.status = RunStatus.WAITING if prerequisites(run, runs) else RunStatus.QUEUED
     return runs
 
 
-def _run(kind: RunKind, model: str, precision: PrecisionConfig, status: RunStatus) -> Run:
-    return Run(
-        kind=kind,
-        model=model,
-        precision_label=precision.label,
-        precision=precision.model_dump(mode="json"),
-        status=status,
-    )
+def _run(kind: RunKind, model: str, precision: PrecisionConfig) -> Run:
+    return Run(kind=kind, model=model, precision_label=precision.label, precision=precision.model_dump(mode="json"))
 
 
 def get(session: Session, tenant: Tenant, audit_id: str) -> Audit:

@@ -14,3 +14,6 @@ class Result(Base):
     audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"), index=True)
     variant: Mapped[dict] = mapped_column()
     model_provenance: Mapped[dict | None] = mapped_column(default=None, doc="ModelProvenance of the loaded model")
+    cache_key: Mapped[str | None] = mapped_column(
+        String(64), default=None, index=True, doc="service.specs.cache_key.result_key; null: not reusable"
+    )

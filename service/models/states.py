@@ -1,7 +1,7 @@
 """The state machines' vocabulary: what a run is, and where runs, audits and webhook deliveries stand.
 
 The values are what the database stores and the API returns (the dashboard reads them), so they never change.
-A run goes waiting -> queued (its model exists) -> running (a worker claimed it) -> succeeded | failed |
+A run goes waiting -> queued (its prerequisites finished) -> running (a worker claimed it) -> succeeded | failed |
 cancelled; an audit goes queued -> running (its first run was claimed) -> succeeded | failed | cancelled.
 """
 
@@ -18,7 +18,7 @@ class RunKind(StrEnum):
 
 
 class RunStatus(StrEnum):
-    WAITING = "waiting"  # its model is made by an unlearning run of the same audit that has not finished
+    WAITING = "waiting"  # for runs of the same audit to finish first (service.runs.dependencies)
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"

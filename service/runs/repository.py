@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from service.models import Audit, Collision, ItemScore, Result, Run, UnlearningRecordRow
 from service.models.states import UNSENT_STAGE, AuditStatus, RunKind, RunStatus
+from service.runs.dependencies import is_ready
 
 
 def by_id(session: Session, run_id: str, lock: bool = False) -> Run | None:
@@ -78,13 +79,19 @@ def cancel_pending(session: Session, audit_id: str) -> None:
     )
 
 
-def release_waiting(session: Session, audit_id: str, model: str) -> list[Run]:
-    """The runs that waited for `model` to be made, now queued (their messages are the caller's to send)."""
-    query = select(Run).where(Run.audit_id == audit_id, Run.model == model, Run.status == RunStatus.WAITING)
-    runs = list(session.scalars(query.order_by(Run.created_at, Run.id)).all())
-    for run in runs:
+def release_ready(session: Session, audit_id: str) -> list[Run]:
+    """The audit's waiting runs whose prerequisites have all finished, now queued (their messages are the
+    caller's to send). The waiting rows are locked before the statuses are read, so that of two runs that
+    finish at once the second sees the first's outcome."""
+    waiting = select(Run).where(Run.audit_id == audit_id, Run.status == RunStatus.WAITING)
+    candidates = list(session.scalars(waiting.order_by(Run.created_at, Run.id).with_for_update()).all())
+    if not candidates:
+        return []
+    runs = runs_of(session, [audit_id])
+    ready = [run for run in candidates if is_ready(run, runs)]
+    for run in ready:
         run.status = RunStatus.QUEUED
-    return runs
+    return ready
 
 
 def close_waiting(session: Session, audit_id: str, model: str, status: RunStatus, error: str) -> None:

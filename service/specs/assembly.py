@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from service.specs.audit import AUDIT_RECORD_FIELDS, AuditSpec
+from service.specs.naming import TARGET_NAME
 from service.specs.report import (
     CollisionResult,
     ItemRecord,
@@ -91,6 +92,7 @@ def assemble_report(
     """The report: variants in spec order with their collisions attached, items and recipes in spec order."""
     for variant in variants:
         variant.collision = collisions.get((variant.model, variant.precision_label))
+        variant.state_digest = variant.state_digest or _digest(variant, collisions)
     metrics = list(spec.metrics)
     recipes = [config.name for config in spec.unlearning]
     return Report(
@@ -103,6 +105,16 @@ def assemble_report(
         unlearning=sorted(unlearning, key=lambda record: _position(recipes, record.name)),
         provenance=provenance,
     )
+
+
+def _digest(variant: VariantResult, collisions: Mapping[tuple[str, str], CollisionResult]) -> str | None:
+    """A variant's quantized state digest as a collision run found it (the target's: any collision at its precision)."""
+    if variant.collision is not None:
+        return variant.collision.digest
+    if variant.model != TARGET_NAME:
+        return None
+    at_precision = (c for (_, label), c in collisions.items() if label == variant.precision_label)
+    return next((c.target_digest for c in at_precision if c.target_digest), None)
 
 
 def _variant_position(spec: AuditSpec, entry: VariantResult | ItemRecord) -> tuple[int, int]:

@@ -98,6 +98,9 @@ class AuditSpec(SpecModel):
     metrics: list[MetricName] = Field(default_factory=lambda: list(METRIC_NAMES), min_length=1)
     limits: Limits = Field(default_factory=Limits)
     seed: int = Field(0, ge=0, le=2**32 - 1)
+    cache: bool = Field(
+        True, description="reuse this tenant's results of identical variants (false: evaluate every variant afresh)"
+    )
 
     @field_validator("precisions")
     @classmethod

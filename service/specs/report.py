@@ -69,6 +69,8 @@ class CollisionResult(_Open):
     n_weights: int = 0
     approximate: bool = Field(False, description="calibration-based codes (GPTQ, AWQ) are approximate")
     quantizer: str = ""
+    digest: str | None = Field(None, description="sha256 of the unlearned model's quantized state (exact codes only)")
+    target_digest: str | None = Field(None, description="sha256 of the target's quantized state")
 
 
 class QuantizedWeights(_Open):
@@ -87,6 +89,15 @@ class VariantResult(_Open):
     collision: CollisionResult | None = None
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage")
     quantized: QuantizedWeights | None = Field(None, description="what the quantizer quantized; null at full")
+    state_digest: str | None = Field(
+        None, description="sha256 of the quantized state (codes, scales, values, other tensors, config, tokenizer)"
+    )
+    identical_to: str | None = Field(
+        None, description="the model whose results these are: same state_digest, so not evaluated again"
+    )
+    reused_from: str | None = Field(
+        None, description="the audit whose results these are: same model, precision, corpus, metrics and engine"
+    )
 
 
 class ItemRecord(BaseModel):
@@ -222,6 +233,7 @@ class Provenance(_Open):
     library_versions: dict[str, str] = Field(default_factory=dict)
     device: str | None = None
     timings: dict[str, float] = Field(default_factory=dict)
+    audit_id: str | None = Field(None, description="what a later audit's reused variants name in `reused_from`")
     started_at: str | None = None
     finished_at: str | None = None
 

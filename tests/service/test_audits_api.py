@@ -21,9 +21,11 @@ def test_submit_plans_runs_and_enqueues_after_commit(client, auth, settings, mod
     assert {(r["model"], r["precision_label"]) for r in collision} == {("ga", "rtn-w4-g32-asym"), ("ga", "bnb-int8")}
     assert audit["status"] == "queued" and audit["progress"]["runs_total"] == 8
     assert audit["spec"]["corpus"] == audit["corpus_id"]
+    gated = {(r["model"], r["precision_label"]) for r in evaluate if r["status"] == "waiting"}
+    assert gated == {(r["model"], r["precision_label"]) for r in collision}  # after its collision run
     gpu = queued_messages(settings.broker_url, "gpu")
     cpu = queued_messages(settings.broker_url, "cpu")
-    assert sorted(args[0] for _, args in gpu) == sorted(r["id"] for r in evaluate)
+    assert sorted(args[0] for _, args in gpu) == sorted(r["id"] for r in evaluate if r["status"] == "queued")
     assert {task for task, _ in gpu} == {"unlearn_audit.evaluate_run"}
     assert sorted(args[0] for _, args in cpu) == sorted(r["id"] for r in collision)
 

@@ -150,3 +150,78 @@ def test_a_killed_worker_loses_nothing(e2e_settings, tiny_target_dir, tiny_unlea
         ).all()
         item_count = session.scalar(select(func.count()).select_from(ItemScore).where(ItemScore.audit_id == audit_id))
     assert result_count == 4 and duplicates == [] and item_count == 4 * 12
+
+
+def test_an_identical_quantized_model_takes_the_targets_results(
+    e2e_settings, tiny_target_dir, identical_copies, tiny_bundle, tmp_path
+):
+    label = "rtn-w4-g64-asym"
+    spec = {
+        "target": {"model": str(tiny_target_dir)},
+        "unlearned": [{"name": name, "model": str(identical_copies[name])} for name in ("bucket", "moved")],
+        "corpus": tiny_bundle.to_document(),
+        "precisions": [{"method": "full"}, {"method": "rtn", "bits": 4, "group_size": 64}],
+        "metrics": ["verbmem_f", "collision"],
+        "limits": {"max_items": 3, "bootstrap_samples": 20},
+    }
+    worker = start_worker(e2e_settings, tmp_path / "worker.log")
+    try:
+        with running_api(e2e_settings) as base_url, api_client(base_url, e2e_settings) as client:
+            audit_id = client.post("/v1/audits", json=spec).json()["id"]
+            audit = wait_for_audit(client, audit_id, timeout_s=300)
+            assert audit["status"] == "succeeded", (audit["error"], (tmp_path / "worker.log").read_text()[-3000:])
+            cells = {
+                (c["model"], c["precision_label"]): c
+                for c in client.get(f"/v1/audits/{audit_id}/results").json()["matrix"]
+            }
+            items = client.get(f"/v1/audits/{audit_id}/items", params={"limit": 200}).json()["items"]
+    finally:
+        kill(worker)
+    copied, target = cells[("bucket", label)], cells[("target", label)]
+    assert copied["identical_to"] == "target" and copied["metrics"] == target["metrics"] and copied["timings"] == {}
+    assert copied["state_digest"] == target["state_digest"] == copied["collision"]["target_digest"]
+    assert cells[("moved", label)]["identical_to"] is None and cells[("moved", label)]["timings"]
+    assert cells[("bucket", "full")]["identical_to"] is None
+    evidence = {
+        m: [(i["index"], i["output"], i["score"]) for i in items if (i["model"], i["precision_label"]) == (m, label)]
+        for m in ("bucket", "target")
+    }
+    assert evidence["bucket"] and sorted(evidence["bucket"]) == sorted(evidence["target"])
+
+
+def test_a_second_audit_of_the_same_target_reuses_the_tenants_results_only(
+    e2e_settings, tiny_target_dir, identical_copies, tiny_bundle, tmp_path
+):
+    def spec(*names: str, **extra) -> dict:
+        unlearned = [{"name": name, "model": str(identical_copies[name])} for name in names]
+        return {"target": {"model": str(tiny_target_dir)}, "unlearned": unlearned, "corpus": tiny_bundle.to_document(),
+                "metrics": ["verbmem_f"], "limits": {"max_items": 2, "bootstrap_samples": 20}, **extra}  # fmt: skip
+
+    def audit(api: httpx.Client, document: dict) -> tuple[str, dict]:
+        audit_id = api.post("/v1/audits", json=document).json()["id"]
+        finished = wait_for_audit(api, audit_id, timeout_s=300)
+        assert finished["status"] == "succeeded", finished["error"]
+        matrix = api.get(f"/v1/audits/{audit_id}/results").json()["matrix"]
+        return audit_id, {cell["model"]: cell for cell in matrix}
+
+    worker = start_worker(e2e_settings, tmp_path / "worker.log")
+    try:
+        with (
+            running_api(e2e_settings) as base_url,
+            api_client(base_url, e2e_settings) as client,
+            api_client(base_url, e2e_settings) as other_tenant,
+        ):
+            first_id, first = audit(client, spec("moved"))
+            second_id, second = audit(client, spec("moved", "bucket"))
+            _, forced = audit(client, spec("moved", cache=False))
+            _, elsewhere = audit(other_tenant, spec("moved"))
+            report = client.get(f"/v1/audits/{second_id}/report", params={"format": "json"}).json()
+    finally:
+        kill(worker)
+    assert {model: cell["reused_from"] for model, cell in second.items()} == {
+        "target": first_id, "moved": first_id, "bucket": None
+    }  # fmt: skip
+    assert all(second[m]["metrics"] == first[m]["metrics"] for m in ("target", "moved"))
+    assert all(cell["reused_from"] is None for cell in (*forced.values(), *elsewhere.values()))
+    assert report["provenance"]["audit_id"] == second_id
+    assert set(report["provenance"]["models"]) == {"target", "moved", "bucket"}  # reused models are named too

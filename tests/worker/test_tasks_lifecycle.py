@@ -194,3 +194,30 @@ def test_an_audit_whose_summary_cannot_be_made_ends_failed_with_the_reason(datab
     with session_scope(database_url) as session:
         audit = session.get(Audit, audit_id)
         assert audit.status == "failed" and audit.error.startswith("summary: ValidationError")
+
+
+def test_an_evaluation_waits_for_its_collision_and_the_targets_evaluation(database_url, tmp_path, monkeypatch):
+    from service.config import get_settings
+
+    broker_url = f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
+    monkeypatch.setenv("UNLEARN_AUDIT_BROKER_URL", broker_url)
+    get_settings.cache_clear()
+    rtn = {"precision_label": "rtn-w4-g64-asym", "precision": {"method": "rtn", "bits": 4, "group_size": 64}}
+    runs = [Run(kind="collision", model="ga", **rtn), Run(kind="evaluate", model="target", **rtn),
+            Run(kind="evaluate", model="ga", status="waiting", **rtn)]  # fmt: skip
+    _audit_id, (collision_id, target_id, gated_id) = make_audit(database_url, runs)
+    try:
+        lifecycle.claim(database_url, collision_id)
+        lifecycle.store(database_url, collision_id, items_writer([]))
+        assert run_row(database_url, gated_id).status == "waiting"  # the target's results are not there yet
+        lifecycle.claim(database_url, target_id)
+        lifecycle.close(database_url, target_id, "failed", "RuntimeError: out of memory")
+    finally:
+        get_settings.cache_clear()
+    assert run_row(database_url, gated_id).status == "queued"  # nothing to take: it evaluates by itself
+    with Connection(broker_url) as connection:
+        queue = connection.SimpleQueue("gpu")
+        message = queue.get(timeout=2)
+        assert (message.headers["task"], message.decode()[0]) == ("unlearn_audit.evaluate_run", [gated_id])
+        message.ack()
+        queue.close()

@@ -2,10 +2,12 @@
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from platformdirs import user_cache_dir
 from pydantic import ValidationError
 
 from service.specs.audit import AuditSpec
@@ -13,6 +15,8 @@ from service.specs.corpus import CorpusBundle, CorpusError, load_bundle
 from service.specs.naming import is_hub_id
 from worker.cli.progress_bars import StageBars
 from worker.cli.report_output import format_results_table, write_report
+
+CACHE_ENV = "UNLEARN_AUDIT_RESULT_CACHE_DIR"
 
 
 class SpecError(ValueError):
@@ -25,7 +29,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for report.json, report.csv, report.html")
     parser.add_argument("--workdir", type=Path, help="folder for unlearning checkpoints (default: the --out folder)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=default_cache_dir(),
+        help=f"folder of the result cache: variants evaluated before are reused (default: ${CACHE_ENV} or %(default)s)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="evaluate every variant afresh, keep nothing")
     parser.set_defaults(handler=handle, evaluates=True)
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path(user_cache_dir("unlearn-audit")) / "results")
 
 
 def validation_message(error: ValidationError) -> str:
@@ -81,6 +96,7 @@ def resolve_model_paths(spec: AuditSpec, spec_dir: Path) -> AuditSpec:
 def handle(args: argparse.Namespace) -> int:
     from worker.engine.models import ModelLoadError
     from worker.engine.quantizers.base import QuantizerUnavailable
+    from worker.engine.result_cache import FolderCache
     from worker.engine.runner import run_audit
 
     try:
@@ -94,7 +110,8 @@ def handle(args: argparse.Namespace) -> int:
         print(f"corpus: ignored (no part of the bundle layout): {', '.join(corpus.ignored)}", file=sys.stderr)
     bars = StageBars(enabled=not args.quiet)
     try:
-        report = run_audit(spec, corpus, args.workdir or args.out, progress=bars)
+        cache = None if args.no_cache else FolderCache(args.cache)
+        report = run_audit(spec, corpus, args.workdir or args.out, progress=bars, cache=cache)
     except (ModelLoadError, QuantizerUnavailable, ValueError) as error:
         bars.close()
         print(f"error: {error}", file=sys.stderr)

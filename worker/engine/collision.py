@@ -35,6 +35,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel
 
 from service.specs.precision import PrecisionConfig
 from service.specs.report import CollisionResult
+from worker.engine.identity import StateHasher, has_exact_codes
 from worker.engine.quantizers import Quantizer, get_quantizer, is_transposed, linear_layers
 
 SINGLE_FILE = "model.safetensors"
@@ -206,16 +207,22 @@ class CollisionTally:
     n_scales: int = 0
     n_moved: int = 0  # weights that differ between the two checkpoints (at full precision)
     equal_moved: int = 0  # of those, the ones whose quantized code is the same
+    hashers: tuple[StateHasher, StateHasher] | None = None  # (target, unlearned) digests, for exact codes
 
     def add(self, name: str, quantizer: Quantizer, target: torch.Tensor, unlearned: torch.Tensor) -> None:
         """One weight matrix [out, in], chunk by chunk of whole quantization groups."""
         equal_before = self.equal_codes
+        for hasher in self.hashers or ():
+            hasher.matrix(name)
         for rows in row_chunks(target.shape, quantizer):
             self.add_chunk(quantizer, target[rows].contiguous(), unlearned[rows].contiguous())
         self.per_layer[name] = (self.equal_codes - equal_before) / target.numel()
 
     def add_chunk(self, quantizer: Quantizer, target: torch.Tensor, unlearned: torch.Tensor) -> None:
         target_codes, unlearned_codes = quantizer.weight_codes(target), quantizer.weight_codes(unlearned)
+        if self.hashers:
+            self.hashers[0].codes(target_codes)
+            self.hashers[1].codes(unlearned_codes)
         equal = target_codes.codes == unlearned_codes.codes
         moved_mask = unlearned != target
         self.equal_codes += int(torch.count_nonzero(equal))
@@ -260,12 +267,15 @@ def bucket_collision(
     model = meta_model(target_dir)
     quantizer.check_architecture(model.config.model_type)
     tally = CollisionTally(bins=bins, counts=torch.zeros(bins + 1, dtype=torch.int64))
+    if has_exact_codes(precision, quantizer):
+        tally.hashers = (StateHasher(precision.label), StateHasher(precision.label))
     with open_checkpoint(target_dir) as target, open_checkpoint(unlearned_dir) as unlearned:
-        for tensor in matching_quantized_weights(model, target, unlearned):
-            target_weight, unlearned_weight = target.tensor(tensor.name), unlearned.tensor(tensor.name)
-            if tensor.transposed:
-                target_weight, unlearned_weight = target_weight.T, unlearned_weight.T
-            tally.add(tensor.name, quantizer, target_weight, unlearned_weight)
+        tensors = matching_quantized_weights(model, target, unlearned)
+        for tensor in tensors:
+            tally.add(tensor.name, quantizer, oriented(target, tensor), oriented(unlearned, tensor))
+        for hasher, checkpoint in zip(tally.hashers or (), (target, unlearned), strict=False):
+            hash_unquantized(hasher, checkpoint, tensors)
+    target_digest, digest = (h.hexdigest() for h in tally.hashers) if tally.hashers else (None, None)
     return CollisionResult(
         overall=tally.equal_codes / tally.n_weights,
         moved=tally.equal_moved / tally.n_moved if tally.n_moved else None,
@@ -279,4 +289,43 @@ def bucket_collision(
         n_weights=tally.n_weights,
         approximate=quantizer.approximate_codes,
         quantizer=precision.label,
+        target_digest=target_digest,
+        digest=digest,
     )
+
+
+def oriented(checkpoint: CheckpointTensors, tensor: QuantizedTensor) -> torch.Tensor:
+    """A quantized weight as the [out, in] matrix its quantizer sees."""
+    weight = checkpoint.tensor(tensor.name)
+    return weight.T if tensor.transposed else weight
+
+
+def hash_unquantized(hasher: StateHasher, checkpoint: CheckpointTensors, quantized: list[QuantizedTensor]) -> None:
+    """The rest of a digest (worker.engine.identity): every tensor left in full precision, then the folder's files."""
+    skipped = {tensor.name for tensor in quantized}
+    for name in sorted(set(checkpoint.stored) - skipped):
+        hasher.tensor(name, checkpoint.tensor(name))
+    hasher.files(checkpoint.folder)
+
+
+def state_digest(folder: Path, precision: PrecisionConfig) -> str | None:
+    """The digest of one model at one precision (worker.engine.identity), None when its codes are not exact.
+
+    The same streaming pass as bucket_collision's, for one model: equal to the digest a collision reports.
+    """
+    quantizer = get_quantizer(precision)
+    if not has_exact_codes(precision, quantizer):
+        return None
+    quantizer.check_environment()
+    model = meta_model(folder)
+    quantizer.check_architecture(model.config.model_type)
+    hasher = StateHasher(precision.label)
+    with open_checkpoint(folder) as checkpoint:
+        tensors = quantized_tensors(model, folder, set(checkpoint.stored))
+        for tensor in tensors:
+            hasher.matrix(tensor.name)
+            weight = oriented(checkpoint, tensor)
+            for rows in row_chunks(tuple(weight.shape), quantizer):
+                hasher.codes(quantizer.weight_codes(weight[rows].contiguous()))
+        hash_unquantized(hasher, checkpoint, tensors)
+    return hasher.hexdigest()

@@ -7,32 +7,54 @@ service spreads the same units (worker.engine.variant) over workers; both assemb
 """
 
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from service.specs.assembly import assemble_report, audit_provenance, report_spec, unlearning_seed
+from service.specs.assembly import (
+    assemble_report,
+    audit_provenance,
+    library_versions,
+    report_spec,
+    unlearning_seed,
+)
 from service.specs.audit import AuditSpec
+from service.specs.cache_key import result_key
 from service.specs.corpus import CorpusBundle
 from service.specs.metrics import skip_reason
 from service.specs.naming import TARGET_NAME
+from service.specs.precision import PrecisionConfig
 from service.specs.reference import choose_reference_auc
 from service.specs.report import CollisionResult, ModelProvenance, Report, UnlearningRecord
 from service.specs.requirements import check_unlearning_inputs, skipped_metrics
-from worker.engine.collision import bucket_collision
+from worker.engine.collision import bucket_collision, state_digest
 from worker.engine.metrics import evaluate
-from worker.engine.models import LoadedModel, load_model, release_memory
+from worker.engine.model_digest import model_digest
+from worker.engine.models import LoadedModel, load_model, release_memory, resolve_checkpoint
 from worker.engine.progress import Progress, no_progress
+from worker.engine.result_cache import FolderCache
 from worker.engine.summary import summarize
-from worker.engine.variant import VariantOutcome, evaluate_variant, evaluation_context, unlearn_model
+from worker.engine.variant import (
+    VariantOutcome,
+    evaluate_variant,
+    evaluation_context,
+    identical_outcome,
+    reused_outcome,
+    unlearn_model,
+)
 
 
 class AuditRun:
     """One audit in one process. Holds the state `run_audit` threads through its stages."""
 
-    def __init__(self, spec: AuditSpec, corpus: CorpusBundle, workdir: Path, progress: Progress):
+    def __init__(
+        self, spec: AuditSpec, corpus: CorpusBundle, workdir: Path, progress: Progress, cache: FolderCache | None
+    ):
         self.spec = spec
+        self.cache = cache if spec.cache else None
+        self.audit_id = uuid.uuid4().hex
         self.corpus = corpus
         self.workdir = workdir
         self.progress = progress
@@ -43,6 +65,8 @@ class AuditRun:
         self.timings: dict[str, float] = {}
         self.started_at = datetime.now(UTC).isoformat()
         self.reference_auc: float | None = None
+        self.digests: dict[tuple[str, str], str | None] = {}  # (model, precision label): quantized state digest
+        self.evaluated: dict[str, list[VariantOutcome]] = {}  # precision label: outcomes really evaluated
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -60,9 +84,41 @@ class AuditRun:
         with self.timed(f"evaluate {loaded.name}"):
             for precision in self.spec.precisions:
                 reporter = prefixed(self.progress, f"{loaded.name} @ {precision.label}: ")
-                self.outcomes.append(
-                    evaluate_variant(loaded, precision, self.spec, self.corpus, reporter, self.reference_auc)
-                )
+                self.outcomes.append(self.evaluate_once(loaded, precision, reporter))
+
+    def evaluate_once(self, loaded: LoadedModel, precision: PrecisionConfig, progress: Progress) -> VariantOutcome:
+        """Evaluate a variant, unless a model evaluated before has the same quantized state at this precision."""
+        earlier = self.evaluated.setdefault(precision.label, [])
+        digest = self.digest(loaded.name, precision) if earlier else None
+        same = [outcome for outcome in earlier if digest and self.digest(outcome.variant.model, precision) == digest]
+        if same and digest:
+            progress(f"identical to {same[0].variant.model}", 1, 1)
+            return identical_outcome(same[0], loaded.name, digest)
+        cache = self.cache
+        key = self.result_key(loaded, precision, cache) if cache else None
+        cached = cache.get(key) if cache and key else None
+        if cached is not None:
+            progress(f"reused from audit {cached.audit_id}", 1, 1)
+            outcome = reused_outcome(cached.outcome, loaded.name, cached.audit_id)
+        else:
+            outcome = evaluate_variant(loaded, precision, self.spec, self.corpus, progress, self.reference_auc)
+            if cache and key:
+                cache.put(key, self.audit_id, outcome)
+        earlier.append(outcome)
+        return outcome
+
+    def result_key(self, loaded: LoadedModel, precision: PrecisionConfig, cache: FolderCache) -> str:
+        """The variant's key in the result cache (service.specs.cache_key)."""
+        model = model_digest(loaded.checkpoint_dir, loaded.revision, cache.files)
+        auc = choose_reference_auc(self.spec, self.corpus.meta, self.reference_auc).value
+        return result_key(model, precision, self.corpus.sha256, self.spec, auc, library_versions())
+
+    def digest(self, name: str, precision: PrecisionConfig) -> str | None:
+        """The model's quantized state digest at `precision` (None when codes are not exact), computed once."""
+        key = (name, precision.label)
+        if key not in self.digests:
+            self.digests[key] = state_digest(self.model_dirs[name], precision)
+        return self.digests[key]
 
     def measure_reference_auc(self) -> None:
         """A reference model without a given AUC: measure its PrivLeak AUC at full precision."""
@@ -87,6 +143,10 @@ class AuditRun:
             self.unlearn_all(target)
         del target
         release_memory()
+        for model in self.spec.unlearned:
+            self.model_dirs[model.name], _commit = resolve_checkpoint(model.model, model.revision)
+        with self.timed("collision"):  # before the unlearned models are evaluated: it proves identical states
+            collisions = self.collisions()
         sources = [(m.name, m.model, m.revision) for m in self.spec.unlearned]
         sources += [(c.name, str(self.model_dirs[c.name]), None) for c in self.spec.unlearning]
         for name, source, revision in sources:
@@ -94,8 +154,6 @@ class AuditRun:
             self.evaluate_all_precisions(loaded)
             del loaded
             release_memory()
-        with self.timed("collision"):
-            collisions = self.collisions()
         return self.report(collisions)
 
     def unlearn_all(self, target: LoadedModel) -> None:
@@ -114,14 +172,17 @@ class AuditRun:
         results = {}
         for done, (name, precision) in enumerate(pairs):
             self.progress("collision", done, len(pairs))
-            results[(name, precision.label)] = bucket_collision(
-                self.model_dirs[TARGET_NAME], self.model_dirs[name], precision
-            )
+            result = bucket_collision(self.model_dirs[TARGET_NAME], self.model_dirs[name], precision)
+            self.digests[(TARGET_NAME, precision.label)] = result.target_digest
+            self.digests[(name, precision.label)] = result.digest
+            results[(name, precision.label)] = result
         self.progress("collision", len(pairs), len(pairs))
         return results
 
     def report(self, collisions: dict[tuple[str, str], CollisionResult]) -> Report:
         variants = [outcome.variant for outcome in self.outcomes]
+        for variant in variants:
+            variant.state_digest = self.digests.get((variant.model, variant.precision_label))
         items = [item for outcome in self.outcomes for item in outcome.items]
         summary = summarize(self.spec, variants, items, skipped_metrics(self.spec, self.corpus.present_parts()))
         sha256 = self.corpus.sha256
@@ -129,6 +190,7 @@ class AuditRun:
         provenance = audit_provenance(
             self.spec, sha256, self.corpus.summary(), self.models, self.timings, self.started_at, reference_auc
         )
+        provenance.audit_id = self.audit_id
         return assemble_report(
             self.spec, report_spec(self.spec, sha256), variants, collisions, items, self.records, summary, provenance
         )
@@ -143,7 +205,13 @@ def prefixed(progress: Progress, prefix: str) -> Progress:
     return report
 
 
-def run_audit(spec: AuditSpec, corpus: CorpusBundle, workdir: Path, progress: Progress = no_progress) -> Report:
-    """Run a whole audit in this process and return its report."""
+def run_audit(
+    spec: AuditSpec,
+    corpus: CorpusBundle,
+    workdir: Path,
+    progress: Progress = no_progress,
+    cache: FolderCache | None = None,
+) -> Report:
+    """Run a whole audit in this process and return its report; with a cache, reuse (and keep) results."""
     check_unlearning_inputs(spec, corpus.present_parts())
-    return AuditRun(spec, corpus, workdir, progress).run()
+    return AuditRun(spec, corpus, workdir, progress, cache).run()

@@ -98,6 +98,22 @@ def evaluate_variant(
     return VariantOutcome(variant, [item for outcome in outcomes.values() for item in outcome.items])
 
 
+def identical_outcome(source: VariantOutcome, model: str, digest: str) -> VariantOutcome:
+    """The results and per-item evidence of `source` as those of `model`, whose quantized state is the same
+    (equal digests, worker.engine.identity): it is not evaluated again."""
+    return outcome_as(source, model, identical_to=source.variant.model, state_digest=digest)
+
+
+def reused_outcome(source: VariantOutcome, model: str, audit_id: str) -> VariantOutcome:
+    """A cached variant (same result key, service.specs.cache_key) as `model`'s in this audit."""
+    return outcome_as(source, model, reused_from=audit_id, identical_to=None)
+
+
+def outcome_as(source: VariantOutcome, model: str, **marks: str | None) -> VariantOutcome:
+    variant = source.variant.model_copy(deep=True, update={"model": model, "timings": {}, **marks})
+    return VariantOutcome(variant, [item.model_copy(update={"model": model}) for item in source.items])
+
+
 def unlearn_model(
     config: UnlearningConfig,
     target: LoadedModel,

@@ -16,7 +16,7 @@ from service.db import session_scope
 from service.models import Audit, Run
 from service.models.base import utc_now
 from service.models.states import AuditStatus, RunKind, RunStatus
-from service.queue import enqueue_after_commit, run_message, summary_message
+from service.queue import broker_of, enqueue_after_commit, run_message, summary_message
 from service.runs import repository as run_repository
 from service.webhooks import service as webhooks
 
@@ -71,6 +71,7 @@ def store(database_url: str, run_id: str, write_outputs: OutputWriter) -> bool:
         run_repository.delete_outputs(session, run_id)
         write_outputs(session, run, audit)
         run.status, run.stage, run.share_done, run.finished_at = RunStatus.SUCCEEDED, None, 1.0, utc_now()
+        release_ready_runs(session, run.audit_id)
         return True
 
 
@@ -84,12 +85,13 @@ def close(database_url: str, run_id: str, status: ClosingStatus, error: str | No
         if run.kind == RunKind.UNLEARN:  # the variants of a model that was never made cannot run
             reason = f"unlearning {run.model} did not finish ({status}; that run has the reason)"
             run_repository.close_waiting(session, run.audit_id, run.model, status, reason)
+        release_ready_runs(session, run.audit_id)
 
 
-def release_waiting_runs(session: Session, broker_url: str, audit_id: str, model: str) -> None:
-    """Queue the runs that waited for `model`, now made; their messages go out after the commit."""
-    for run in run_repository.release_waiting(session, audit_id, model):
-        enqueue_after_commit(session, broker_url, run_message(run.id, run.kind))
+def release_ready_runs(session: Session, audit_id: str) -> None:
+    """Queue the runs whose prerequisites have all finished; their messages go out after the commit."""
+    for run in run_repository.release_ready(session, audit_id):
+        enqueue_after_commit(session, broker_of(session), run_message(run.id, run.kind))
 
 
 def finish_audit_when_done(database_url: str, broker_url: str, audit_id: str) -> None:

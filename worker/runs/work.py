@@ -1,5 +1,8 @@
 """What each kind of run computes with the engine, returning the rows to store for it."""
 
+from functools import lru_cache
+from pathlib import Path
+
 from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
@@ -12,20 +15,28 @@ from service.corpora import repository as corpora_repository
 from service.db import session_scope
 from service.models import Audit, Collision, Corpus, ItemScore, Result, Run, Tenant, UnlearningRecordRow
 from service.runs import repository as run_repository
-from service.specs.assembly import audit_provenance, unlearning_seed
+from service.specs.assembly import audit_provenance, library_versions, unlearning_seed
 from service.specs.audit import AuditSpec
+from service.specs.cache_key import result_key
 from service.specs.corpus import META_FOLDER, BundleMeta, CorpusBundle, parse_bundle
 from service.specs.naming import TARGET_NAME
 from service.specs.precision import PrecisionConfig
 from service.specs.reference import choose_reference_auc
-from service.specs.report import ModelProvenance
+from service.specs.report import ModelProvenance, VariantResult
 from service.specs.requirements import skipped_metrics
 from worker.engine.collision import bucket_collision
+from worker.engine.model_digest import FileDigests, model_digest
 from worker.engine.models import resolve_checkpoint
 from worker.engine.progress import Progress
 from worker.engine.summary import summarize
-from worker.engine.variant import evaluate_variant, unlearn_model
-from worker.runs.lifecycle import Claim, OutputWriter, finish_audit, release_waiting_runs
+from worker.engine.variant import (
+    VariantOutcome,
+    evaluate_variant,
+    identical_outcome,
+    reused_outcome,
+    unlearn_model,
+)
+from worker.runs.lifecycle import Claim, OutputWriter, finish_audit
 from worker.runs.model_cache import MODEL_CACHE
 
 PRECISION = TypeAdapter(PrecisionConfig)
@@ -67,25 +78,83 @@ def model_source(session: Session, audit: Audit, spec: AuditSpec, model: str) ->
 
 
 def evaluate(settings: Settings, claim: Claim, progress: Progress) -> OutputWriter:
+    """Evaluate a variant, or take the results of a model whose quantized state its collision run proved equal,
+    or those of this tenant's earlier audit with the same result key (unless the spec says `"cache": false`)."""
+    precision = PRECISION.validate_python(claim.precision)
     with session_scope(settings.sqlalchemy_url) as session:
         audit, spec, corpus = audit_inputs(session, claim.audit_id)
-        source, revision = allowed_model_source(session, settings, audit, spec, claim.model)
-    loaded = MODEL_CACHE.get(claim.model, source, revision, settings.max_model_bytes)
-    outcome = evaluate_variant(loaded, PRECISION.validate_python(claim.precision), spec, corpus, progress)
-    provenance = loaded.provenance().model_dump(mode="json")
+        tenant_id = audit.tenant_id
+        outcome = identical_result(session, audit.id, spec, claim.model, precision.label)
+        source = allowed_model_source(session, settings, audit, spec, claim.model) if outcome is None else None
+    key = provenance = None
+    if source is not None:
+        folder, commit = resolve_checkpoint(*source)
+        model = model_digest(folder, commit, file_digests(settings.data_dir))
+        auc = choose_reference_auc(spec, corpus.meta).value
+        key = result_key(model, precision, corpus.sha256, spec, auc, library_versions())
+        reused = reused_result(settings, tenant_id, key, claim.model) if spec.cache else None
+        if reused is not None:
+            outcome, provenance = reused
+            provenance = provenance and {**provenance, "name": claim.model, "source": source[0], "revision": commit}
+    if outcome is None and source is not None:
+        loaded = MODEL_CACHE.get(claim.model, *source, settings.max_model_bytes)
+        outcome = evaluate_variant(loaded, precision, spec, corpus, progress)
+        provenance = loaded.provenance().model_dump(mode="json")
+    assert outcome is not None
+    return result_writer(outcome, provenance, key)
 
+
+def result_writer(outcome: VariantOutcome, provenance: dict | None, cache_key: str | None) -> OutputWriter:
     def write(session: Session, run: Run, audit: Audit) -> None:
+        variant = outcome.variant.model_dump(mode="json")
         session.add(
-            Result(
-                run_id=run.id,
-                audit_id=audit.id,
-                variant=outcome.variant.model_dump(mode="json"),
-                model_provenance=provenance,
-            )
+            Result(run_id=run.id, audit_id=audit.id, variant=variant, model_provenance=provenance, cache_key=cache_key)
         )
         session.add_all(ItemScore.from_record(item, run.id, audit.id) for item in outcome.items)
 
     return write
+
+
+@lru_cache(maxsize=4)
+def file_digests(data_dir: Path) -> FileDigests:
+    """The weight files' digests of this worker process, memoised in the data folder across processes."""
+    return FileDigests(data_dir / "file-digests")
+
+
+def reused_result(
+    settings: Settings, tenant_id: str, key: str, model: str
+) -> tuple[VariantOutcome, dict | None] | None:
+    """The results (and model provenance) this tenant's earlier audit stored under `key`, as `model`'s."""
+    with session_scope(settings.sqlalchemy_url) as session:
+        cached = repository.cached_result(session, tenant_id, key)
+        if cached is None:
+            return None
+        items = [row.to_record() for row in repository.items_of_run(session, cached.run_id)]
+        stored = VariantOutcome(VariantResult.model_validate(cached.variant), items)
+        return reused_outcome(stored, model, cached.audit_id), cached.model_provenance
+
+
+def identical_result(session: Session, audit_id: str, spec: AuditSpec, model: str, label: str) -> VariantOutcome | None:
+    """The stored results of the first model (target first, then spec order) whose quantized state at `label`
+    has the digest that `model`'s collision run found for it, as `model`'s; None when there is none."""
+    at_label = (row for row in repository.collisions_of(session, audit_id) if row.precision_label == label)
+    collisions = {row.model: row.result for row in at_label}
+    digest = collisions.get(model, {}).get("digest")
+    if model == TARGET_NAME or not digest:
+        return None
+    same = {name for name, result in collisions.items() if name != model and result.get("digest") == digest}
+    if collisions[model].get("target_digest") == digest:
+        same.add(TARGET_NAME)
+    results = {
+        row.variant["model"]: row
+        for row in repository.results_of(session, audit_id)
+        if row.variant["precision_label"] == label and row.variant["model"] in same
+    }
+    for name in (name for name in spec.model_names if name in results):
+        source = results[name]
+        items = [row.to_record() for row in repository.items_of_run(session, source.run_id)]
+        return identical_outcome(VariantOutcome(VariantResult.model_validate(source.variant), items), model, digest)
+    return None
 
 
 def collision(settings: Settings, claim: Claim, progress: Progress) -> OutputWriter:
@@ -114,7 +183,7 @@ def collision(settings: Settings, claim: Claim, progress: Progress) -> OutputWri
 
 
 def unlearn(settings: Settings, claim: Claim, progress: Progress) -> OutputWriter:
-    """Make the unlearned model, then release the runs that were waiting for it."""
+    """Make the unlearned model (storing it releases the runs that were waiting for it)."""
     with session_scope(settings.sqlalchemy_url) as session:
         audit, spec, corpus = audit_inputs(session, claim.audit_id)
         source, revision = allowed_model_source(session, settings, audit, spec, TARGET_NAME)
@@ -135,7 +204,6 @@ def unlearn(settings: Settings, claim: Claim, progress: Progress) -> OutputWrite
                 record=record.model_dump(mode="json"),
             )
         )
-        release_waiting_runs(session, str(settings.broker_url), audit.id, run.model)
 
     return write
 
@@ -158,6 +226,7 @@ def summarize_audit(session: Session, audit: Audit) -> None:
     provenance = audit_provenance(
         spec, corpus.sha256, corpus.parts, models, run_timings(runs), started_at, reference_auc
     )
+    provenance.audit_id = audit.id
     audit.provenance = provenance.model_dump(mode="json")
     finish_audit(session, audit, runs)
 

@@ -1,0 +1,97 @@
+"""Identical quantized models (issue 15): a sha256 over everything that decides a model's outputs at one precision.
+
+Two models with the same digest at a precision give the same outputs there, so only one of them is evaluated:
+the digest covers, in a fixed order, the precision's label; for every quantized weight matrix its name and,
+chunk by chunk of whole quantization groups, its codes, its group scales and the values the codes take (the
+zero point of an asymmetric grid shows in the values); every other stored tensor (embeddings, norms, biases,
+the output head) byte for byte with its name, dtype and shape; and the files that configure the model, its
+tokenizer and its generation (JSON compared as parsed, without the keys that only record where or with which
+version a folder was written). It is computed streaming (worker.engine.collision reads the tensors one at a
+time) and only for quantizers whose codes are exact: calibration-based methods (GPTQ, AWQ) get none, since
+their codes depend on the calibration data and the order of rounding.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from service.specs.precision import PrecisionConfig
+from worker.engine.quantizers import Quantizer, WeightCodes
+
+DIGEST_FORMAT = b"unlearn-audit quantized state 1\n"
+BEHAVIOUR_FILES = (
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+)
+VOLATILE_KEYS = frozenset(
+    {"_name_or_path", "name_or_path", "transformers_version", "_commit_hash", "is_local", "local_files_only"}
+)  # where and how a folder was loaded or written, not what it computes
+
+
+def has_exact_codes(precision: PrecisionConfig, quantizer: Quantizer) -> bool:
+    """Whether a digest can prove two models identical at this precision (a quantized one with exact codes)."""
+    return precision.method != "full" and not quantizer.approximate_codes
+
+
+class StateHasher:
+    """The digest of one model at one precision, fed in the order the module docstring gives."""
+
+    def __init__(self, label: str) -> None:
+        """`label`: the precision's (the result cache's configuration digest has its own)."""
+        self._sha = hashlib.sha256(DIGEST_FORMAT)
+        self._text(label)
+
+    def matrix(self, name: str) -> None:
+        """A quantized weight matrix begins: its chunks' codes follow."""
+        self._text(name)
+
+    def codes(self, codes: WeightCodes) -> None:
+        for tensor in (codes.codes, codes.scales, codes.dequantized):
+            self._bytes(tensor)
+
+    def tensor(self, name: str, tensor: torch.Tensor) -> None:
+        self._text(f"{name} {str(tensor.dtype).removeprefix('torch.')} {tuple(tensor.shape)}")
+        self._bytes(tensor)
+
+    def files(self, folder: Path) -> None:
+        for file in BEHAVIOUR_FILES:
+            path = folder / file
+            self._text(file if path.is_file() else f"{file} absent")
+            if path.is_file():
+                self._sha.update(_normalised(path))
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+    def _text(self, text: str) -> None:
+        encoded = text.encode()
+        self._sha.update(len(encoded).to_bytes(8, "little") + encoded)
+
+    def _bytes(self, tensor: torch.Tensor) -> None:
+        flat = tensor.detach().contiguous().reshape(-1)
+        self._sha.update(len(flat).to_bytes(8, "little"))
+        if flat.numel():
+            self._sha.update(flat.view(torch.uint8).numpy().tobytes())
+
+
+def _normalised(path: Path) -> bytes:
+    """A JSON file as parsed, sorted, without volatile keys; any other file as it is."""
+    data = path.read_bytes()
+    if path.suffix != ".json":
+        return data
+    try:
+        document = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return data
+    if isinstance(document, dict):
+        document = {key: value for key, value in document.items() if key not in VOLATILE_KEYS}
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()

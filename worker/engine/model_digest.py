@@ -1,0 +1,66 @@
+"""A model's content digest, for the result cache's key (service.specs.cache_key).
+
+A hub model is its resolved commit. A local folder is a sha256 over its weight files (each one's own sha256,
+memoised by path, size and modification time, so that an unchanged file is not read again) and the files that
+configure the model and its tokenizer (worker.engine.identity, compared as parsed, without volatile keys).
+"""
+
+import hashlib
+from pathlib import Path
+
+from worker.engine.identity import StateHasher
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
+READ_BYTES = 1 << 24
+
+
+class FileDigests:
+    """sha256 of files, memoised in memory and, when given a folder, on disk (one small file per entry)."""
+
+    def __init__(self, memo_dir: Path | None = None) -> None:
+        self.memo_dir = memo_dir
+        self._memo: dict[str, str] = {}
+
+    def of(self, path: Path) -> str:
+        stat = path.stat()
+        entry = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+        if entry in self._memo:
+            return self._memo[entry]
+        stored = self.memo_dir / entry if self.memo_dir else None
+        if stored is not None and stored.is_file():
+            digest = stored.read_text(encoding="ascii").strip()
+        else:
+            digest = _file_sha256(path)
+            if stored is not None:
+                stored.parent.mkdir(parents=True, exist_ok=True)
+                stored.write_text(digest, encoding="ascii")
+        self._memo[entry] = digest
+        return digest
+
+
+def model_digest(folder: Path, commit: str | None, files: FileDigests) -> str:
+    """`hub:<commit>` for a hub snapshot, else `sha256:<hex>` of the folder's weights and configuration."""
+    if commit is not None:
+        return f"hub:{commit}"
+    weights = sorted(path for path in folder.iterdir() if path.is_file() and path.suffix in WEIGHT_SUFFIXES)
+    if not weights:
+        raise ValueError(f"{folder}: no weight file ({', '.join(WEIGHT_SUFFIXES)}) to take a digest of")
+    sha = hashlib.sha256()
+    for path in weights:
+        sha.update(f"{path.name}:{files.of(path)}\n".encode())
+    sha.update(configuration_digest(folder).encode())
+    return f"sha256:{sha.hexdigest()}"
+
+
+def configuration_digest(folder: Path) -> str:
+    hasher = StateHasher("configuration")
+    hasher.files(folder)
+    return hasher.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(READ_BYTES):
+            sha.update(chunk)
+    return sha.hexdigest()
