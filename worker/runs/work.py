@@ -21,7 +21,7 @@ from service.specs.reference import choose_reference_auc
 from service.specs.report import ModelProvenance
 from service.specs.requirements import skipped_metrics
 from worker.engine.collision import bucket_collision
-from worker.engine.models import resolve_checkpoint
+from worker.engine.models import evaluation_dtype, resolve_checkpoint
 from worker.engine.progress import Progress
 from worker.engine.summary import summarize
 from worker.engine.variant import evaluate_variant, unlearn_model
@@ -70,7 +70,8 @@ def evaluate(settings: Settings, claim: Claim, progress: Progress) -> OutputWrit
     with session_scope(settings.sqlalchemy_url) as session:
         audit, spec, corpus = audit_inputs(session, claim.audit_id)
         source, revision = allowed_model_source(session, settings, audit, spec, claim.model)
-    loaded = MODEL_CACHE.get(claim.model, source, revision, settings.max_model_bytes)
+    dtype = evaluation_dtype(spec.evaluation.dtype)
+    loaded = MODEL_CACHE.get(claim.model, source, revision, settings.max_model_bytes, dtype)
     outcome = evaluate_variant(loaded, PRECISION.validate_python(claim.precision), spec, corpus, progress)
     provenance = loaded.provenance().model_dump(mode="json")
 
