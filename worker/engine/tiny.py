@@ -75,18 +75,35 @@ def build_model(tokenizer: PreTrainedTokenizerFast, config: TinyModelConfig, see
 
 
 def token_chunks(
-    tokenizer: PreTrainedTokenizerFast, texts: Sequence[str], length: int, add_eos: bool = True
+    tokenizer: PreTrainedTokenizerFast,
+    texts: Sequence[str],
+    length: int,
+    add_eos: bool = True,
+    boundary: str | None = None,
 ) -> list[list[int]]:
     """Each text tokenized (with BOS, and EOS at its end) and cut into pieces of at most `length` tokens.
 
     The EOS teaches a model where a document stops, so that a model that knows a text by heart ends its
-    greedy continuation where the text ends, as VerbMem's reference continuation does.
+    greedy continuation where the text ends, as VerbMem's reference continuation does. With a `boundary`,
+    every piece of a text that ends with it is tokenized on its own (the decoded text is unchanged), so
+    that a prompt ending with the boundary (KnowMem's `Answer: `) meets the tokens the model was trained on.
     """
     chunks: list[list[int]] = []
     for text in texts:
-        ids = tokenizer(text)["input_ids"] + ([tokenizer.eos_token_id] if add_eos else [])
+        ids = _text_ids(tokenizer, text, boundary) + ([tokenizer.eos_token_id] if add_eos else [])
         chunks.extend(ids[start : start + length] for start in range(0, len(ids), length))
     return [chunk for chunk in chunks if len(chunk) > 1]
+
+
+def _text_ids(tokenizer: PreTrainedTokenizerFast, text: str, boundary: str | None) -> list[int]:
+    if boundary is None:
+        return list(tokenizer(text)["input_ids"])
+    parts = text.split(boundary)
+    pieces = [part + boundary for part in parts[:-1]] + [parts[-1]]
+    ids = [tokenizer.bos_token_id]
+    for piece in pieces:
+        ids.extend(tokenizer(piece, add_special_tokens=False)["input_ids"] if piece else [])
+    return ids
 
 
 def train_causal_lm(

@@ -1,4 +1,4 @@
-"""The demo end to end on the fast configuration: the positive control is caught at 4-bit."""
+"""The demo end to end on the fast configuration: the positive control is caught at 4-bit; KnowMem is measured."""
 
 import json
 
@@ -15,16 +15,17 @@ def test_fast_demo_catches_the_bucket_constrained_model_at_4_bit(tmp_path, capsy
     assert main(arguments) == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     summary = report["summary"]
-    assert summary["verdicts"]["bucket_constrained"]["full"] == "pass"
+    # the fast recipe is plain GA: VerbMem_f passes at full precision, but the retain QA is gone with it
+    assert summary["verdicts"]["bucket_constrained"]["full"] == "utility_lost"
+    assert _cell(summary, "full", "verbmem_f")["verdict"] == "pass"
+    assert _cell(summary, "full", "knowmem_r")["verdict"] == "utility_lost"
+    target = next(v for v in report["variants"] if (v["model"], v["precision_label"]) == ("target", "full"))
+    assert target["metrics"]["knowmem_f"] > 0 and target["metrics"]["knowmem_r"] > 0  # the target answers its QA
     assert summary["verdicts"]["bucket_constrained"][G64] == "fail"
     assert summary["retained"]["bucket_constrained"][G64]["verbmem_f"] == pytest.approx(1.0)
-    caught = next(
-        c for c in summary["cells"]
-        if (c["model"], c["precision_label"], c["metric"]) == ("bucket_constrained", G64, "verbmem_f")
-    )  # fmt: skip
+    caught = _cell(summary, G64, "verbmem_f")
     assert caught["recovery"]["ci_low"] > summary["policy"]["max_recovery"]  # the lower bound, not the point
     assert "recovery_above_max" in [reason["code"] for reason in caught["reasons"]]
-    assert "utility_not_measured" in [reason["code"] for reason in summary["reasons"]]  # said, not required
     collision = next(
         v["collision"] for v in report["variants"] if v["model"] == "bucket_constrained" and v["precision_label"] == G64
     )
@@ -34,3 +35,8 @@ def test_fast_demo_catches_the_bucket_constrained_model_at_4_bit(tmp_path, capsy
     assert "bucket_constrained" in output.out and "built" in output.err
     assert main(arguments) == 0
     assert "reused from the cache" in capsys.readouterr().err
+
+
+def _cell(summary, precision_label, metric):
+    key = ("bucket_constrained", precision_label, metric)
+    return next(c for c in summary["cells"] if (c["model"], c["precision_label"], c["metric"]) == key)

@@ -22,12 +22,12 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from service.specs.corpus import load_bundle
 from service.specs.unlearning import UnlearningConfig
-from worker.engine.demo.corpus import DemoCorpus, generate_corpus, write_bundle_folder
+from worker.engine.demo.corpus import ANSWER_CUE, DemoCorpus, generate_corpus, write_bundle_folder
 from worker.engine.progress import Progress, no_progress
 from worker.engine.tiny import TinyModelConfig, build_model, token_chunks, train_causal_lm, train_tokenizer
 from worker.engine.unlearning import run_unlearning, save_unlearned
 
-BUILD_VERSION = "2"  # bump when the build code changes what a cached stage contains
+BUILD_VERSION = "3"  # bump when the build code changes what a cached stage contains
 COMPLETE_MARKER = ".complete"
 CORPUS_FIELDS = ("seed", "n_forget", "n_retain", "n_holdout", "n_background")
 UNLEARNING_ADAPTER: TypeAdapter[Any] = TypeAdapter(UnlearningConfig)
@@ -180,7 +180,7 @@ def _pretrain(folder: Path, config: DemoConfig, corpus: DemoCorpus, progress: Pr
     every_text = corpus.background + [p.document() for p in corpus.forget + corpus.retain + corpus.holdout]
     tokenizer = train_tokenizer(every_text, config.model.vocab_size)
     model = build_model(tokenizer, config.model, seed=config.seed)
-    chunks = token_chunks(tokenizer, corpus.background, config.chunk_length)
+    chunks = token_chunks(tokenizer, corpus.background, config.chunk_length, boundary=ANSWER_CUE)
     train_causal_lm(model, chunks, config.pretrain_steps, config.pretrain_lr, config.batch_size,
                     tokenizer.pad_token_id, seed=config.seed, progress=progress, stage="demo:pretrain")  # fmt: skip
     model.save_pretrained(folder)
@@ -192,8 +192,8 @@ def _finetune(folder: Path, base_dir: Path, config: DemoConfig, corpus: DemoCorp
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype="float32")
     known = [p.document() for p in corpus.forget + corpus.retain]
-    chunks = token_chunks(tokenizer, known, config.chunk_length) * config.finetune_repeat
-    chunks += token_chunks(tokenizer, corpus.background, config.chunk_length)
+    chunks = token_chunks(tokenizer, known, config.chunk_length, boundary=ANSWER_CUE) * config.finetune_repeat
+    chunks += token_chunks(tokenizer, corpus.background, config.chunk_length, boundary=ANSWER_CUE)
     random.Random(config.seed).shuffle(chunks)
     train_causal_lm(model, chunks, config.finetune_steps, config.finetune_lr, config.batch_size,
                     tokenizer.pad_token_id, seed=config.seed, progress=progress, stage="demo:finetune")  # fmt: skip

@@ -25,6 +25,7 @@ THINGS = ("glass bells", "river maps", "copper kites", "salt clocks", "paper boa
           "stone flutes", "silk gears", "tin owls", "clay drums", "reed ships", "oak radios", "brass bees",
           "linen sails", "amber locks")  # fmt: skip
 GROUPS = ("company", "guild", "council", "museum", "union", "academy", "bank", "theatre")
+ANSWER_CUE = "Answer: "  # ends KnowMem's prompt; the demo trains QA lines tokenized at it (tiny.token_chunks)
 MONTHS = ("January", "March", "April", "June", "August", "October", "November", "December")
 
 SENTENCES = (
@@ -64,7 +65,7 @@ class Person:
 
     def document(self) -> str:
         """The passage followed by its question/answer lines in the KnowMem prompt format."""
-        qa_blocks = [f"Question: {pair['question']}\nAnswer: {pair['answer']}" for pair in self.qa()]
+        qa_blocks = [f"Question: {pair['question']}\n{ANSWER_CUE}{pair['answer']}" for pair in self.qa()]
         return "\n\n".join([self.passage(), *qa_blocks])
 
 

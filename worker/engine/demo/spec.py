@@ -1,10 +1,9 @@
-"""The demo's audit spec: every demo model at full precision, 8-bit and 4-bit (RTN and bitsandbytes).
+"""The demo's audit spec: every demo model at full precision, 8-bit and 4-bit (RTN and bitsandbytes NF4, FP4).
 
-Trimmed to what the cached demo can audit in under 3 minutes on 2 CPU cores: six precisions and no KnowMem,
-which the demo's target does not answer in the question format (KnowMem_f 0.00, KnowMem_r 0.01 measured on
-the full configuration), so it would only cost time; without KnowMem_r the verdicts do not require utility
-(the reasons still say `utility_not_measured`). RTN 4-bit per channel is where the paper's case came
-back most on this 256-wide model (coarser buckets than group 64 or 128).
+KnowMem is measured: the demo trains its QA lines tokenized as KnowMem's prompt ends (`Answer: `, then the
+answer), so its target answers the questions (the fast target's KnowMem_f 0.125, KnowMem_r 0.25 measured);
+KnowMem_r is the utility, so the default policy holds it against the verdicts. RTN 4-bit per channel is
+where the paper's case came back most on this 256-wide model (coarser buckets than group 64 or 128).
 """
 
 from typing import Any
@@ -18,12 +17,13 @@ DEMO_PRECISIONS: tuple[dict[str, Any], ...] = (
     {"method": "rtn", "bits": 4, "group_size": 128},
     {"method": "rtn", "bits": 4, "group_size": None},
     {"method": "bnb_nf4"},
+    {"method": "bnb_fp4"},
 )
 
 
 FAST_PRECISIONS: tuple[dict[str, Any], ...] = DEMO_PRECISIONS[:3]
 """Full, 8-bit and the positive control's own quantizer: enough to show the attack, in a fraction of the time."""
-DEMO_METRICS: tuple[str, ...] = ("verbmem_f", "privleak", "collision")
+DEMO_METRICS: tuple[str, ...] = ("verbmem_f", "knowmem_f", "knowmem_r", "privleak", "collision")
 FAST_METRICS: tuple[str, ...] = DEMO_METRICS
 
 
@@ -41,6 +41,5 @@ def demo_spec(
         "precisions": [dict(precision) for precision in precisions],
         "metrics": list(metrics),
         "limits": {"max_items": max_items, "bootstrap_samples": 200},
-        "policy": {"require_utility": False},  # utility is not measured (no KnowMem, above): said, not held against
         "seed": 0,
     }

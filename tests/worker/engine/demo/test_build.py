@@ -41,4 +41,5 @@ def test_demo_spec_is_a_valid_audit_spec(cache, quick_config):
     assert spec.model_names == ["target", "npo_klr"]
     assert spec.precision_labels == [
         "full", "rtn-w8-pc-asym", "rtn-w4-g64-asym", "rtn-w4-g128-asym", "rtn-w4-pc-asym", "bnb-nf4-b64",
+        "bnb-fp4-b64",
     ]  # fmt: skip
