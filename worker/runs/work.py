@@ -36,6 +36,7 @@ from worker.engine.variant import (
     reused_outcome,
     unlearn_model,
 )
+from worker.runs.artifacts import local_copy, publish
 from worker.runs.lifecycle import Claim, OutputWriter, finish_audit
 from worker.runs.model_cache import MODEL_CACHE
 
@@ -56,8 +57,11 @@ def allowed_model_source(
     session: Session, settings: Settings, audit: Audit, spec: AuditSpec, model: str
 ) -> tuple[str, str | None]:
     """`model_source`, checked again right before it is loaded: the tenant's model roots, as resolved now (a
-    symlink may have changed since submission), and the audit's own checkpoints."""
+    symlink may have changed since submission), and the audit's own checkpoints (downloaded from the artifact
+    store first when they were made elsewhere)."""
     source, revision = model_source(session, audit, spec, model)
+    if any(config.name == model for config in spec.unlearning):  # the audit's own: this machine's copy
+        source = str(local_copy(settings, audit.id, model))
     tenant = session.get(Tenant, audit.tenant_id)
     roots = [*tenant_model_roots(settings, tenant.name if tenant else ""), audit_checkpoint_dir(settings, audit.id)]
     require_allowed(source, settings, roots)
@@ -193,6 +197,7 @@ def unlearn(settings: Settings, claim: Claim, progress: Progress) -> OutputWrite
     checkpoint_root = audit_checkpoint_dir(settings, audit.id)
     folder, record = unlearn_model(config, target, corpus, seed, checkpoint_root, progress)
     MODEL_CACHE.clear()  # training may have touched the cached target's weights
+    location = publish(settings, audit.id, claim.model, folder)
 
     def write(session: Session, run: Run, audit: Audit) -> None:
         session.add(
@@ -200,7 +205,7 @@ def unlearn(settings: Settings, claim: Claim, progress: Progress) -> OutputWrite
                 run_id=run.id,
                 audit_id=audit.id,
                 model=run.model,
-                checkpoint=str(folder),
+                checkpoint=location,
                 record=record.model_dump(mode="json"),
             )
         )

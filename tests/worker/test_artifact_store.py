@@ -1,0 +1,158 @@
+"""The artifact store: a model saved on one machine, uploaded, downloaded and checked on another, and deleted
+with its audit; on a local folder URL and on a real S3 API (moto's server on 127.0.0.1)."""
+
+import os
+import posixpath
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from service.artifacts import artifact_store, audit_checkpoint_dir, remove_audit_files
+from service.config import Settings
+from tests.s3_server import DUMMY_AWS, s3_server
+from worker.runs.artifacts import MANIFEST, ArtifactError, local_copy, publish
+
+AUDIT = "a1"
+MODEL = "ga_new"
+FILES = {"model.safetensors": b"\x00weights" * 1000, "config.json": b'{"model_type": "llama"}', "sub/t.json": b"{}"}
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    saved = {key: os.environ.get(key) for key in DUMMY_AWS}
+    os.environ.update(DUMMY_AWS)
+    try:
+        with s3_server("artifacts") as endpoint:
+            yield endpoint
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(params=["file", "s3"])
+def store(request, tmp_path) -> dict:
+    """The artifact settings every machine of a deployment shares."""
+    if request.param == "file":
+        return {"artifact_url": f"file://{tmp_path / 'store'}"}
+    endpoint = request.getfixturevalue("s3_endpoint")
+    return {"artifact_url": f"s3://artifacts/{tmp_path.name}", "artifact_endpoint_url": endpoint}
+
+
+def machine(tmp_path: Path, name: str, store: dict) -> Settings:
+    """A worker's settings on its own machine: its own data and checkpoint folders."""
+    return Settings(data_dir=tmp_path / name, **store)
+
+
+def saved_model(settings: Settings) -> Path:
+    folder = audit_checkpoint_dir(settings, AUDIT) / MODEL
+    for relative, content in FILES.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_bytes(content)
+    return folder
+
+
+def stored(settings: Settings, relative: str) -> str:
+    _fs, root = store_of(settings)
+    return f"{root}/{AUDIT}/{MODEL}/{relative}"
+
+
+def store_fs(settings: Settings):
+    fs, _root = store_of(settings)
+    fs.invalidate_cache()
+    return fs
+
+
+def store_of(settings: Settings):
+    store = artifact_store(settings)
+    assert store is not None
+    return store
+
+
+def test_a_model_saved_on_one_machine_is_loaded_verified_on_another(tmp_path, store):
+    maker = machine(tmp_path, "maker", store)
+    location = publish(maker, AUDIT, MODEL, saved_model(maker))
+    assert location == f"{store['artifact_url']}/{AUDIT}/{MODEL}"
+
+    other = machine(tmp_path, "other", store)
+    folder = local_copy(other, AUDIT, MODEL)
+    assert folder == audit_checkpoint_dir(other, AUDIT) / MODEL
+    assert {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()} == {
+        **FILES,
+        MANIFEST: (folder / MANIFEST).read_bytes(),
+    }
+    assert local_copy(maker, AUDIT, MODEL) == audit_checkpoint_dir(maker, AUDIT) / MODEL  # the maker's own copy
+
+
+def test_a_corrupted_or_missing_file_is_refused_and_nothing_is_left(tmp_path, store):
+    maker = machine(tmp_path, "maker", store)
+    publish(maker, AUDIT, MODEL, saved_model(maker))
+    fs = store_fs(maker)
+    fs.pipe_file(stored(maker, "model.safetensors"), b"\x00weights" * 999 + b"\x01weights")
+
+    other = machine(tmp_path, "other", store)
+    with pytest.raises(ArtifactError, match=r"'ga_new': model.safetensors differs from its manifest"):
+        local_copy(other, AUDIT, MODEL)
+    fs.rm(stored(maker, "config.json"))
+    with pytest.raises(ArtifactError, match=r"'ga_new': config.json is missing from the store"):
+        local_copy(other, AUDIT, MODEL)
+    assert not any(audit_checkpoint_dir(other, AUDIT).iterdir())  # no partial download left behind
+
+    fs.rm(stored(maker, MANIFEST))
+    with pytest.raises(ArtifactError, match=r"'ga_new': not in the artifact store"):
+        local_copy(other, AUDIT, MODEL)
+
+
+def test_a_stale_copy_on_a_machine_is_replaced_by_the_stored_model(tmp_path, store):
+    maker = machine(tmp_path, "maker", store)
+    publish(maker, AUDIT, MODEL, saved_model(maker))
+    other = machine(tmp_path, "other", store)
+    folder = local_copy(other, AUDIT, MODEL)
+    (folder / "model.safetensors").write_bytes(b"truncated")
+    assert (local_copy(other, AUDIT, MODEL) / "model.safetensors").read_bytes() == FILES["model.safetensors"]
+
+
+def test_deleting_an_audit_deletes_its_stored_models_only(tmp_path, store):
+    maker = machine(tmp_path, "maker", store)
+    publish(maker, AUDIT, MODEL, saved_model(maker))
+    fs = store_fs(maker)
+    kept = stored(maker, "x").replace(f"/{AUDIT}/", "/a2/")
+    fs.makedirs(posixpath.dirname(kept), exist_ok=True)
+    fs.pipe_file(kept, b"another audit's")
+
+    remove_audit_files(maker, AUDIT)
+    fs.invalidate_cache()
+    assert not fs.exists(stored(maker, MANIFEST))
+    assert not audit_checkpoint_dir(maker, AUDIT).exists()
+    assert fs.cat_file(kept) == b"another audit's"
+    remove_audit_files(maker, AUDIT)  # nothing left to delete: no error
+
+
+def test_without_a_store_the_checkpoint_folder_is_the_model(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    folder = saved_model(settings)
+    assert publish(settings, AUDIT, MODEL, folder) == str(folder)
+    assert local_copy(settings, AUDIT, MODEL) == folder
+    assert not (folder / MANIFEST).exists()
+
+
+def test_an_artifact_url_that_is_no_folder_url_is_refused_by_name(tmp_path):
+    for bad in ("/srv/artifacts", "nosuchscheme://x/y", "s3://"):
+        with pytest.raises(ValueError, match=r"artifact_url: an fsspec URL with a folder"):
+            Settings(data_dir=tmp_path, artifact_url=bad)
+
+
+def test_the_api_process_imports_no_s3_client_unless_configured(tmp_path):
+    script = (
+        "import sys\n"
+        "from service.config import Settings\n"
+        "from service.main import create_app\n"
+        f"create_app(Settings(data_dir={str(tmp_path)!r}))\n"
+        "print(sorted(name for name in ('s3fs', 'botocore', 'aiobotocore') if name in sys.modules))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert run.stdout.strip() == "[]"
