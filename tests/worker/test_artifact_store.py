@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 
 from service.artifacts import artifact_store, audit_checkpoint_dir, remove_audit_files
+from service.audits.report import stored_spec
 from service.config import Settings
+from service.db import session_scope
+from service.keys.service import create_key
+from service.models import Audit, Corpus, Run, UnlearningRecordRow
 from tests.s3_server import DUMMY_AWS, s3_server
+from tests.service.databases import fresh_database
+from worker.runs import work
 from worker.runs.artifacts import MANIFEST, ArtifactError, local_copy, publish
 
 AUDIT = "a1"
@@ -114,6 +120,43 @@ def test_a_stale_copy_on_a_machine_is_replaced_by_the_stored_model(tmp_path, sto
     folder = local_copy(other, AUDIT, MODEL)
     (folder / "model.safetensors").write_bytes(b"truncated")
     assert (local_copy(other, AUDIT, MODEL) / "model.safetensors").read_bytes() == FILES["model.safetensors"]
+
+
+def test_an_evaluation_elsewhere_reads_the_uploaded_model_through_the_path_check(tmp_path, store):
+    """The worker's own path: the audit's unlearning record, on a database both machines share."""
+    with fresh_database("sqlite", tmp_path) as url:
+        maker, other = (Settings(data_dir=tmp_path / name, database_url=url, **store) for name in ("maker", "other"))
+        audit_id = audit_with_record(url, "gdr", f"{store['artifact_url']}/elsewhere")
+        folder = audit_checkpoint_dir(maker, audit_id) / "gdr"
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"\0" * 64)
+        (folder / "config.json").write_text("{}", encoding="utf-8")
+        publish(maker, audit_id, "gdr", folder)
+        with session_scope(url) as session:
+            audit = session.get(Audit, audit_id)
+            source = work.allowed_model_source(session, other, audit, stored_spec(audit), "gdr")
+        assert source == (str(audit_checkpoint_dir(other, audit_id) / "gdr"), None)
+        assert (Path(source[0]) / "model.safetensors").read_bytes() == b"\0" * 64
+
+
+def audit_with_record(url: str, model: str, checkpoint: str) -> str:
+    spec = {"target": {"model": "acme-org/model"}, "unlearning": [{"method": "ga_gdr", "name": model}],
+            "corpus": "c", "metrics": ["verbmem_f"]}  # fmt: skip
+    with session_scope(url) as session:
+        tenant_id = create_key(session, "acme").tenant_id
+        corpus = Corpus(tenant_id=tenant_id, sha256="0" * 64, document={}, parts={})
+        session.add(corpus)
+        session.flush()
+        audit = Audit(tenant_id=tenant_id, corpus_id=corpus.id, spec={**spec, "corpus": corpus.id})
+        session.add(audit)
+        session.flush()
+        run = Run(audit_id=audit.id, kind="unlearn", model=model, precision_label="full", precision={})
+        session.add(run)
+        session.flush()
+        session.add(
+            UnlearningRecordRow(run_id=run.id, audit_id=audit.id, model=model, checkpoint=checkpoint, record={})
+        )
+        return audit.id
 
 
 def test_deleting_an_audit_deletes_its_stored_models_only(tmp_path, store):
