@@ -191,10 +191,17 @@ class Settings(BaseSettings):
         "limits.batch_size; null: on CUDA as many as fit in free GPU memory, on a CPU the spec's"
     )  # fmt: skip
 
+    @field_validator("artifact_endpoint_url")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"https?://\S+", value):
+            raise ValueError("artifact_endpoint_url: an http:// or https:// URL")
+        return value or None
+
     @field_validator("artifact_url")
     @classmethod
     def _artifact_url(cls, value: str | None) -> str | None:
-        if value is None:
+        if not value:  # unset, or empty (compose's `${ARTIFACT_URL:-}`)
             return None
         protocol, path = split_protocol(value)
         if protocol is None or protocol not in available_protocols() or not path.strip("/"):

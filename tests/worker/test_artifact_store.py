@@ -199,3 +199,10 @@ def test_the_api_process_imports_no_s3_client_unless_configured(tmp_path):
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
     assert run.stdout.strip() == "[]"
+
+
+def test_empty_artifact_settings_mean_none_and_a_bad_endpoint_is_named(tmp_path):
+    settings = Settings(data_dir=tmp_path, artifact_url="", artifact_endpoint_url="")
+    assert settings.artifact_url is None and settings.artifact_endpoint_url is None
+    with pytest.raises(ValueError, match=r"artifact_endpoint_url: an http:// or https:// URL"):
+        Settings(data_dir=tmp_path, artifact_url="s3://b/p", artifact_endpoint_url="127.0.0.1:9000")
