@@ -78,16 +78,26 @@ def download(fs: AbstractFileSystem, remote: str, name: str, manifest: dict, fol
             target = partial / safe_relative(relative, name)
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
-                fs.get_file(f"{remote}/{relative}", str(target))
+                received = fetch_file(fs, f"{remote}/{relative}", target)
             except FileNotFoundError:
                 raise ArtifactError(f"unlearned model '{name}': {relative} is missing from the store") from None
-            if file_entry(target) != expected:
+            if received != expected:
                 raise ArtifactError(f"unlearned model '{name}': {relative} differs from its manifest (size or sha256)")
         if folder.exists():
             shutil.rmtree(folder)
         partial.rename(folder)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def fetch_file(fs: AbstractFileSystem, remote: str, target: Path) -> dict:
+    """Copy one file, hashing it on the way (read once); returns its manifest entry."""
+    digest = hashlib.sha256()
+    with fs.open(remote, "rb") as source, target.open("wb") as sink:
+        while chunk := source.read(CHUNK):
+            digest.update(chunk)
+            sink.write(chunk)
+    return {"size": target.stat().st_size, "sha256": digest.hexdigest()}
 
 
 def safe_relative(relative: str, name: str) -> PurePosixPath:
