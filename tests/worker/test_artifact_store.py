@@ -18,7 +18,7 @@ from service.models import Audit, Corpus, Run, UnlearningRecordRow
 from tests.s3_server import DUMMY_AWS, s3_server
 from tests.service.databases import fresh_database
 from worker.runs import work
-from worker.runs.artifacts import MANIFEST, ArtifactError, local_copy, publish
+from worker.runs.artifacts import MANIFEST, ArtifactError, local_copy, publish, remove_copies_of_deleted_audits
 
 AUDIT = "a1"
 MODEL = "ga_new"
@@ -137,6 +137,17 @@ def test_an_evaluation_elsewhere_reads_the_uploaded_model_through_the_path_check
             source = work.allowed_model_source(session, other, audit, stored_spec(audit), "gdr")
         assert source == (str(audit_checkpoint_dir(other, audit_id) / "gdr"), None)
         assert (Path(source[0]) / "model.safetensors").read_bytes() == b"\0" * 64
+
+
+def test_a_worker_removes_its_copies_of_deleted_audits_only(tmp_path):
+    with fresh_database("sqlite", tmp_path) as url:
+        worker = Settings(data_dir=tmp_path / "worker", database_url=url, artifact_url=f"file://{tmp_path / 'store'}")
+        kept_id = audit_with_record(url, "gdr", "elsewhere")
+        folders = [audit_checkpoint_dir(worker, name) / "gdr" for name in (kept_id, "f" * 32, "notes")]
+        for folder in folders:
+            folder.mkdir(parents=True)
+        remove_copies_of_deleted_audits(worker)
+        assert [folder.exists() for folder in folders] == [True, False, True]
 
 
 def audit_with_record(url: str, model: str, checkpoint: str) -> str:

@@ -8,6 +8,7 @@ Without ARTIFACT_URL nothing moves: the folder in checkpoint_dir is the model (o
 import hashlib
 import json
 import posixpath
+import re
 import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -15,10 +16,13 @@ from pathlib import Path, PurePosixPath
 from fsspec import AbstractFileSystem
 
 from service.artifacts import artifact_store, audit_checkpoint_dir
+from service.audits.repository import existing_audit_ids
 from service.config import Settings
+from service.db import session_scope
 
 MANIFEST = "manifest.json"
 CHUNK = 1024 * 1024
+AUDIT_FOLDER = re.compile(r"[0-9a-f]{32}")
 
 
 class ArtifactError(RuntimeError):
@@ -60,6 +64,20 @@ def local_copy(settings: Settings, audit_id: str, name: str) -> Path:
     download(fs, remote, name, json.loads(encoded), folder)
     local.write_bytes(encoded)
     return folder
+
+
+def remove_copies_of_deleted_audits(settings: Settings) -> None:
+    """This machine's copies of the models of audits deleted meanwhile (the API deletes the store's prefix
+    and its own machine's folder, not the copies other workers downloaded)."""
+    root = audit_checkpoint_dir(settings, "")
+    folders = [path.name for path in root.iterdir() if AUDIT_FOLDER.fullmatch(path.name)] if root.is_dir() else []
+    if not folders:
+        return
+    with session_scope(settings.sqlalchemy_url) as session:
+        kept = existing_audit_ids(session, folders)
+    for name in folders:
+        if name not in kept:
+            shutil.rmtree(root / name, ignore_errors=True)
 
 
 def stored_manifest(fs: AbstractFileSystem, remote: str, name: str) -> bytes:
