@@ -1,20 +1,15 @@
 """A real S3 API on 127.0.0.1 for tests: moto's server mode, on a free port, with one bucket."""
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from tests.service.servers import free_port
 
 DUMMY_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

@@ -18,7 +18,14 @@ from service.models import Audit, Corpus, Run, UnlearningRecordRow
 from tests.s3_server import DUMMY_AWS, s3_server
 from tests.service.databases import fresh_database
 from worker.runs import work
-from worker.runs.artifacts import MANIFEST, ArtifactError, local_copy, publish, remove_copies_of_deleted_audits
+from worker.runs.artifacts import (
+    MANIFEST,
+    ArtifactError,
+    local_copy,
+    prefetch,
+    publish,
+    remove_copies_of_deleted_audits,
+)
 
 AUDIT = "a1"
 MODEL = "ga_new"
@@ -92,6 +99,16 @@ def test_a_model_saved_on_one_machine_is_loaded_verified_on_another(tmp_path, st
         MANIFEST: (folder / MANIFEST).read_bytes(),
     }
     assert local_copy(maker, AUDIT, MODEL) == audit_checkpoint_dir(maker, AUDIT) / MODEL  # the maker's own copy
+
+
+def test_a_run_fetches_a_stored_model_before_it_reads_the_database_and_nothing_else(tmp_path, store):
+    maker = machine(tmp_path, "maker", store)
+    publish(maker, AUDIT, MODEL, saved_model(maker))
+    other = machine(tmp_path, "other", store)
+    prefetch(other, AUDIT, "target")
+    assert not audit_checkpoint_dir(other, AUDIT).exists()
+    prefetch(other, AUDIT, MODEL)
+    assert (audit_checkpoint_dir(other, AUDIT) / MODEL / "model.safetensors").read_bytes() == FILES["model.safetensors"]
 
 
 def test_a_corrupted_or_missing_file_is_refused_and_nothing_is_left(tmp_path, store):

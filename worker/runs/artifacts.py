@@ -66,6 +66,17 @@ def local_copy(settings: Settings, audit_id: str, name: str) -> Path:
     return folder
 
 
+def prefetch(settings: Settings, audit_id: str, name: str) -> None:
+    """Download the audit's model `name` when the store has it, before a run opens its database session (a 7B
+    model takes minutes); the path checks then find the copy in place. Nothing for other models."""
+    store = artifact_store(settings)
+    if store is None:
+        return
+    fs, root = store
+    if fs.exists(f"{root}/{audit_id}/{name}/{MANIFEST}"):
+        local_copy(settings, audit_id, name)
+
+
 def remove_copies_of_deleted_audits(settings: Settings) -> None:
     """This machine's copies of the models of audits deleted meanwhile (the API deletes the store's prefix
     and its own machine's folder, not the copies other workers downloaded)."""

@@ -36,7 +36,7 @@ from worker.engine.variant import (
     reused_outcome,
     unlearn_model,
 )
-from worker.runs.artifacts import local_copy, publish
+from worker.runs.artifacts import local_copy, prefetch, publish
 from worker.runs.lifecycle import Claim, OutputWriter, finish_audit
 from worker.runs.model_cache import MODEL_CACHE
 
@@ -85,6 +85,7 @@ def evaluate(settings: Settings, claim: Claim, progress: Progress) -> OutputWrit
     """Evaluate a variant, or take the results of a model whose quantized state its collision run proved equal,
     or those of this tenant's earlier audit with the same result key (unless the spec says `"cache": false`)."""
     precision = PRECISION.validate_python(claim.precision)
+    prefetch(settings, claim.audit_id, claim.model)
     with session_scope(settings.sqlalchemy_url) as session:
         audit, spec, corpus = audit_inputs(session, claim.audit_id)
         tenant_id = audit.tenant_id
@@ -163,6 +164,7 @@ def identical_result(session: Session, audit_id: str, spec: AuditSpec, model: st
 
 def collision(settings: Settings, claim: Claim, progress: Progress) -> OutputWriter:
     """Reads both checkpoints tensor by tensor (no model-size limit applies: no model is loaded whole)."""
+    prefetch(settings, claim.audit_id, claim.model)
     with session_scope(settings.sqlalchemy_url) as session:
         audit, spec, _corpus = audit_inputs(session, claim.audit_id)
         target_source = allowed_model_source(session, settings, audit, spec, TARGET_NAME)
@@ -197,7 +199,7 @@ def unlearn(settings: Settings, claim: Claim, progress: Progress) -> OutputWrite
     checkpoint_root = audit_checkpoint_dir(settings, audit.id)
     folder, record = unlearn_model(config, target, corpus, seed, checkpoint_root, progress)
     MODEL_CACHE.clear()  # training may have touched the cached target's weights
-    location = publish(settings, audit.id, claim.model, folder)
+    record.checkpoint = publish(settings, audit.id, claim.model, folder)  # the store's URL when one is set
 
     def write(session: Session, run: Run, audit: Audit) -> None:
         session.add(
@@ -205,7 +207,7 @@ def unlearn(settings: Settings, claim: Claim, progress: Progress) -> OutputWrite
                 run_id=run.id,
                 audit_id=audit.id,
                 model=run.model,
-                checkpoint=location,
+                checkpoint=record.checkpoint,
                 record=record.model_dump(mode="json"),
             )
         )
