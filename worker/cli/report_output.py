@@ -45,6 +45,9 @@ def format_results_table(report: Report) -> str:
     rows = [header]
     summary = report.summary
     for variant in report.variants:
+        if variant.error is not None:
+            rows.append([variant.model, variant.precision_label, *("-" for _ in metrics), "-", "-", "failed"])
+            continue
         retained = summary.retained.get(variant.model, {}).get(variant.precision_label, {})
         shares = [
             _share(summary, variant.model, variant.precision_label, m) for m, s in retained.items() if s is not None

@@ -120,4 +120,8 @@ def handle(args: argparse.Namespace) -> int:
     paths = write_report(report, args.out)
     print(format_results_table(report))
     print("\nreport: " + ", ".join(str(p) for p in paths))
+    failed = [f"{v.model} @ {v.precision_label}" for v in report.variants if v.error is not None]
+    if failed:
+        print(f"error: {len(failed)} variant(s) failed: {', '.join(failed)} (reasons in the report)", file=sys.stderr)
+        return 1
     return 0
