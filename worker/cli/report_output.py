@@ -1,6 +1,7 @@
 """Writing a report's three files and the result table the CLI prints."""
 
 import json
+import sys
 from pathlib import Path
 
 from service.specs.render import report_to_csv, report_to_html
@@ -22,6 +23,15 @@ def write_report(report: Report, out_dir: Path) -> list[Path]:
         path.write_text(content, encoding="utf-8")
         paths.append(path)
     return paths
+
+
+def exit_status(report: Report) -> int:
+    """1 when a variant failed (named on stderr; its reason is in the report, already written), else 0."""
+    failed = [f"{v.model} @ {v.precision_label}" for v in report.variants if v.error is not None]
+    if not failed:
+        return 0
+    print(f"error: {len(failed)} variant(s) failed: {', '.join(failed)} (reasons in the report)", file=sys.stderr)
+    return 1
 
 
 def _cell(value: float | None, digits: int = 3) -> str:
