@@ -70,6 +70,7 @@ def audit_provenance(
         corpus_sha256=corpus_sha256,
         corpus_parts=corpus_parts,
         reference_auc=reference_auc if "privleak" in spec.metrics else None,
+        evaluation=spec.evaluation.resolved(spec.seed),
         seed=spec.seed,
         library_versions=library_versions(),
         device=next((model.device for model in ordered if model.device), None),

@@ -5,6 +5,7 @@ from typing import Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from service.specs.base import SpecModel
+from service.specs.evaluation import Evaluation
 from service.specs.labels import Labels, Name
 from service.specs.metrics import METRIC_NAMES, MetricName
 from service.specs.naming import TARGET_NAME, ModelName, RevisionName, is_hub_id
@@ -97,6 +98,7 @@ class AuditSpec(SpecModel):
     precisions: list[PrecisionConfig] = Field(default_factory=_full_precision_only, min_length=1)
     metrics: list[MetricName] = Field(default_factory=lambda: list(METRIC_NAMES), min_length=1)
     limits: Limits = Field(default_factory=Limits)
+    evaluation: Evaluation = Field(default_factory=Evaluation)
     seed: int = Field(0, ge=0, le=2**32 - 1)
     cache: bool = Field(
         True, description="reuse this tenant's results of identical variants (false: evaluate every variant afresh)"

@@ -3,8 +3,8 @@
 A variant's results are reused, within one tenant, by a later audit whose variant has the same key: the same
 model content (service: a hub model's resolved commit, a local folder's weight and configuration files), the
 same precision config, the same corpus (its sha256), the same text metrics and evaluation settings (limits,
-seed, the reference AUC PrivLeak is calibrated with) and the same engine (the versions of this package and of
-the libraries that compute the numbers).
+seed, the reference AUC PrivLeak is calibrated with, decoding and dtype) and the same engine (the versions of
+this package and of the libraries that compute the numbers).
 """
 
 import hashlib
@@ -32,6 +32,7 @@ def result_key(
             "limits": spec.limits.model_dump(mode="json"),
             "seed": spec.seed,
             "reference_auc": reference_auc,
+            "modes": spec.evaluation.model_dump(mode="json"),
         },
         "engine": dict(engine_versions),
     }

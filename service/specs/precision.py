@@ -4,7 +4,7 @@ Each config has a stable `label` used in reports and API results (e.g. `rtn-w4-g
 The engine implements each `method` as a quantizer of the same name (worker/engine/quantizers).
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -69,34 +69,37 @@ class BnbInt8Precision(_Precision):
         return "bnb-int8" if self.threshold == 6.0 else f"bnb-int8-t{self.threshold:g}"
 
 
-class BnbFP4Precision(_Precision):
+class _Bnb4bitPrecision(_Precision):
+    quant_type: ClassVar[str]
+    block_size: Literal[64, 128, 256, 512, 1024, 2048, 4096] = 64
+    compute_dtype: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32",
+        description="dtype of the matmuls; fp32 is what the paper's loader gets (BitsAndBytesConfig(load_in_4bit="
+        "True) leaves bnb_4bit_compute_dtype at transformers' default, float32)",
+    )
+
+    @property
+    def bit_width(self) -> int:
+        return 4
+
+    @property
+    def label(self) -> str:
+        compute = "" if self.compute_dtype == "fp32" else f"-{self.compute_dtype}"
+        return f"bnb-{self.quant_type}-b{self.block_size}{compute}"
+
+
+class BnbFP4Precision(_Bnb4bitPrecision):
     """bitsandbytes 4-bit float (the paper's 4-bit), absmax per block."""
 
     method: Literal["bnb_fp4"] = "bnb_fp4"
-    block_size: Literal[64, 128, 256, 512, 1024, 2048, 4096] = 64
-
-    @property
-    def bit_width(self) -> int:
-        return 4
-
-    @property
-    def label(self) -> str:
-        return f"bnb-fp4-b{self.block_size}"
+    quant_type: ClassVar[str] = "fp4"
 
 
-class BnbNF4Precision(_Precision):
+class BnbNF4Precision(_Bnb4bitPrecision):
     """bitsandbytes 4-bit NormalFloat, absmax per block."""
 
     method: Literal["bnb_nf4"] = "bnb_nf4"
-    block_size: Literal[64, 128, 256, 512, 1024, 2048, 4096] = 64
-
-    @property
-    def bit_width(self) -> int:
-        return 4
-
-    @property
-    def label(self) -> str:
-        return f"bnb-nf4-b{self.block_size}"
+    quant_type: ClassVar[str] = "nf4"
 
 
 class _CalibratedPrecision(_Precision):

@@ -239,6 +239,7 @@ class Provenance(_Open):
     corpus_sha256: str | None = None
     corpus_parts: dict[str, int] = Field(default_factory=dict)
     reference_auc: ReferenceAUCChoice | None = Field(None, description="what PrivLeak was normalised by")
+    evaluation: dict[str, Any] = Field(default_factory=dict, description="VerbMem decoding and evaluation dtype")
     seed: int = 0
     library_versions: dict[str, str] = Field(default_factory=dict)
     device: str | None = None

@@ -44,8 +44,7 @@ def test_muse_extras_are_tolerated_listed_as_ignored_and_not_stored(client, auth
 def test_bundle_meta_is_checked_naming_the_field(client, auth):
     document = bundle_document() | {"meta": {"reference_auc": {"value": 2.0, "name": "x", "source": "y"}}}
     response = client.post("/v1/corpora", json=document, headers=auth)
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "meta", "reference_auc", "value"]
+    assert field_errors(response)[0][0] == ["body", "meta", "reference_auc", "value"]
 
 
 def test_malformed_bundle_names_part_item_and_reason(client, auth):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from transformers import Cache, DynamicCache, GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase, StaticCache
 
+from service.specs.evaluation import VerbMemDecoding
 from worker.engine.models import context_length
 
 BatchDone = Callable[[int], None]  # called with the number of items finished so far
@@ -241,6 +242,40 @@ def complete(
     encoded = encode_prompts(tokenizer, prompts, prompt_room(model, max_new_tokens))
     generated = greedy_generate(model, tokenizer, [e.ids for e in encoded], max_new_tokens, batch_size, on_batch)
     return [(decode(tokenizer, ids), prompt.truncated) for ids, prompt in zip(generated, encoded, strict=True)]
+
+
+def complete_sampled(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    decoding: VerbMemDecoding,
+    seed: int,
+    on_batch: BatchDone | None = None,
+) -> list[tuple[list[str], bool]]:
+    """Each prompt's sampled continuations (`decoding.samples` of them) as text, and whether it was cut to fit.
+
+    As the paper's released evaluation does it: each prompt alone (no padding), `generate` with do_sample at
+    the given temperature (and top_p). The random generator is seeded per prompt (seed + its index), so an
+    item's samples are the same whatever else is evaluated, and the global generator is left as it was.
+    """
+    encoded = encode_prompts(tokenizer, prompts, prompt_room(model, max_new_tokens))
+    config = greedy_config(model, tokenizer, max_new_tokens)
+    config.do_sample, config.temperature, config.top_p = True, decoding.temperature, decoding.top_p
+    config.top_k = None
+    config.num_return_sequences = decoding.samples
+    devices = [model.device] if model.device.type == "cuda" else []
+    results = []
+    for index, prompt in enumerate(encoded):
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            torch.manual_seed(seed + index)
+            input_ids = torch.tensor([prompt.ids], device=model.device)
+            generated = model.generate(input_ids=input_ids, generation_config=config)
+        texts = [decode(tokenizer, row[len(prompt.ids) :].tolist()) for row in generated]
+        results.append((texts, prompt.truncated))
+        if on_batch is not None:
+            on_batch(index + 1)
+    return results
 
 
 @torch.inference_mode()

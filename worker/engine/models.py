@@ -17,6 +17,13 @@ from service.specs.report import ModelProvenance
 from worker.engine.digest import content_digest
 
 CHECKPOINT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
+TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+"""The spec's dtype names (service.specs.evaluation, precision compute dtypes); `stored` is no cast."""
+
+
+def evaluation_dtype(name: str) -> torch.dtype | None:
+    """The torch dtype of the spec's `evaluation.dtype`; None for `stored` (the checkpoint's own)."""
+    return TORCH_DTYPES.get(name)
 
 
 class ModelLoadError(RuntimeError):

@@ -32,7 +32,14 @@ from service.specs.requirements import check_unlearning_inputs, skipped_metrics
 from worker.engine.collision import bucket_collision, state_digest
 from worker.engine.metrics import evaluate
 from worker.engine.model_digest import model_digest
-from worker.engine.models import LoadedModel, ModelLoadError, load_model, release_memory, resolve_checkpoint
+from worker.engine.models import (
+    LoadedModel,
+    ModelLoadError,
+    evaluation_dtype,
+    load_model,
+    release_memory,
+    resolve_checkpoint,
+)
 from worker.engine.progress import Progress, no_progress
 from worker.engine.result_cache import FolderCache
 from worker.engine.summary import summarize
@@ -76,13 +83,15 @@ class AuditRun:
         yield
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - started
 
-    def load(self, name: str, source: str, revision: str | None = None) -> LoadedModel:
-        loaded = load_model(name, source, revision)
+    def load(self, name: str, source: str, revision: str | None = None, stored: bool = False) -> LoadedModel:
+        """A model in the evaluation dtype, or as stored (the target, which unlearning starts from)."""
+        dtype = None if stored else evaluation_dtype(self.spec.evaluation.dtype)
+        loaded = load_model(name, source, revision, dtype=dtype)
         self.model_dirs[name] = loaded.checkpoint_dir
-        self.models.append(loaded.provenance())
         return loaded
 
     def evaluate_all_precisions(self, loaded: LoadedModel) -> None:
+        self.models.append(loaded.provenance())  # with the dtype it is evaluated in
         with self.timed(f"evaluate {loaded.name}"):
             for precision in self.spec.precisions:
                 self.outcomes.append(self.evaluate_or_fail(loaded, precision))
@@ -141,6 +150,7 @@ class AuditRun:
         if skip_reason("privleak", self.corpus.present_parts()):
             return
         loaded = self.load("reference", reference.model, reference.revision)
+        self.models.append(loaded.provenance())
         context = evaluation_context(self.spec, loaded.name, "full", self.progress)
         outcome = evaluate(loaded.model, loaded.tokenizer, self.corpus, ["privleak"], context)
         self.reference_auc = outcome["privleak"].result.extra.get("auc")
@@ -150,10 +160,13 @@ class AuditRun:
     def run(self) -> Report:
         with self.timed("reference"):
             self.measure_reference_auc()
-        target = self.load(TARGET_NAME, self.spec.target.model, self.spec.target.revision)
-        self.evaluate_all_precisions(target)
+        target = self.load(TARGET_NAME, self.spec.target.model, self.spec.target.revision, stored=True)
         with self.timed("unlearning"):
-            self.unlearn_all(target)
+            self.unlearn_all(target)  # from the weights as stored, before any cast for evaluation
+        dtype = evaluation_dtype(self.spec.evaluation.dtype)
+        if dtype is not None:
+            target.model.to(dtype)
+        self.evaluate_all_precisions(target)
         del target
         release_memory()
         for model in self.spec.unlearned:

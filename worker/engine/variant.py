@@ -51,6 +51,7 @@ def evaluation_context(
         precision_label=precision_label,
         reference_auc=reference_auc,
         progress=progress,
+        verbmem=spec.evaluation.verbmem,
     )
 
 

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import torch
+
 from worker.engine.digest import WEIGHT_SUFFIXES
 from worker.engine.models import LoadedModel, load_model, release_memory, resolve_checkpoint
 
@@ -14,17 +16,20 @@ class ModelCache:
     """Holds one model: runs are queued model by model, so consecutive runs of a worker mostly share it."""
 
     def __init__(self) -> None:
-        self._key: tuple[str, str, str | None] | None = None
+        self._key: tuple[str, str, str | None, torch.dtype | None] | None = None
         self._loaded: LoadedModel | None = None
 
-    def get(self, name: str, source: str, revision: str | None, max_bytes: int) -> LoadedModel:
-        key = (name, source, revision)
+    def get(
+        self, name: str, source: str, revision: str | None, max_bytes: int, dtype: torch.dtype | None = None
+    ) -> LoadedModel:
+        """The model in `dtype` (None: as stored)."""
+        key = (name, source, revision, dtype)
         if self._key == key and self._loaded is not None:
             return self._loaded
         self.clear()
         folder, _commit = resolve_checkpoint(source, revision)
         check_size(source, folder, max_bytes)
-        self._loaded = load_model(name, source, revision)
+        self._loaded = load_model(name, source, revision, dtype=dtype)
         self._key = key
         return self._loaded
 

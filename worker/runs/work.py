@@ -27,7 +27,7 @@ from service.specs.report import ModelProvenance, VariantResult
 from service.specs.requirements import skipped_metrics
 from worker.engine.collision import bucket_collision
 from worker.engine.model_digest import FileDigests, model_digest
-from worker.engine.models import resolve_checkpoint
+from worker.engine.models import evaluation_dtype, resolve_checkpoint
 from worker.engine.progress import Progress
 from worker.engine.summary import summarize
 from worker.engine.variant import (
@@ -113,7 +113,8 @@ def evaluate(settings: Settings, claim: Claim, progress: Progress) -> OutputWrit
             outcome, provenance = reused
             provenance = provenance and {**provenance, "name": claim.model, "source": source[0], "revision": commit}
     if outcome is None and source is not None:
-        loaded = MODEL_CACHE.get(claim.model, *source, settings.max_model_bytes)
+        dtype = evaluation_dtype(spec.evaluation.dtype)
+        loaded = MODEL_CACHE.get(claim.model, *source, settings.max_model_bytes, dtype)
         outcome = evaluate_variant(loaded, precision, spec, corpus, progress)
         provenance = loaded.provenance().model_dump(mode="json")
     assert outcome is not None

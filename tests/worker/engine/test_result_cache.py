@@ -39,6 +39,8 @@ def key(**change):
         {"spec": AuditSpec.model_validate(SPEC | {"metrics": ["verbmem_f", "privleak"]})},
         {"spec": AuditSpec.model_validate(SPEC | {"limits": {"max_items": 7}})},
         {"spec": AuditSpec.model_validate(SPEC | {"seed": 1})},
+        {"spec": AuditSpec.model_validate(SPEC | {"evaluation": {"dtype": "bf16"}})},
+        {"spec": AuditSpec.model_validate(SPEC | {"evaluation": {"verbmem": {"decoding": "sampled"}}})},
         {"reference_auc": 0.4772},
         {"engine_versions": {"unlearn-audit": "0.1.1", "torch": "2.5.0"}},
         {"engine_versions": {"unlearn-audit": "0.1.0", "torch": "2.6.0"}},

@@ -2,13 +2,14 @@
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.audit import Limits
 from service.specs.corpus import CorpusBundle
+from service.specs.evaluation import VerbMemDecoding
 from service.specs.metrics import METRICS as METRIC_INFO
 from service.specs.report import ItemRecord, MetricResult
 from worker.engine.generation import BatchDone
@@ -26,6 +27,7 @@ class EvalContext:
     precision_label: str
     reference_auc: float | None = None  # PrivLeak normalises by it (service.specs.reference), else 0.5
     progress: Progress = no_progress
+    verbmem: VerbMemDecoding = field(default_factory=VerbMemDecoding)  # greedy (MUSE) or sampled (the paper)
 
     def first_items(self, items: Sequence[ItemT]) -> list[ItemT]:
         return list(items[: self.limits.max_items])

@@ -3,7 +3,7 @@
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.corpus import CorpusBundle
-from worker.engine.generation import complete, decode
+from worker.engine.generation import complete, complete_sampled, decode
 from worker.engine.metrics.base import EvalContext, Metric, MetricOutcome, mean_outcome
 from worker.engine.metrics.rouge import rouge_l_f1
 
@@ -26,21 +26,26 @@ class VerbMem(Metric):
         context: EvalContext,
     ) -> MetricOutcome:
         pairs = context.first_items(corpus.verbmem_forget or [])
-        continuations = complete(
-            model,
-            tokenizer,
-            [pair.prompt for pair in pairs],
-            VERBMEM_NEW_TOKENS,
-            context.limits.batch_size,
-            context.batch_progress(self.name, len(pairs)),
-        )
+        continuations = self.continuations(model, tokenizer, [pair.prompt for pair in pairs], context)
         items = []
-        for index, (pair, (output, truncated)) in enumerate(zip(pairs, continuations, strict=True)):
+        for index, (pair, (outputs, truncated)) in enumerate(zip(pairs, continuations, strict=True)):
             truth = truth_prefix(tokenizer, pair.gt)
-            score = rouge_l_f1(truth, output)
+            score = sum(rouge_l_f1(truth, output) for output in outputs) / len(outputs)
             items.append(
                 context.item(
-                    self.name, index, score, output=output, truth=truth, prompt=pair.prompt, truncated=truncated
+                    self.name, index, score, output=outputs[0], truth=truth, prompt=pair.prompt, truncated=truncated
                 )
             )
         return mean_outcome(self.name, items, context)
+
+    def continuations(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str], context: EvalContext
+    ) -> list[tuple[list[str], bool]]:
+        """Greedy (MUSE, one continuation) or sampled (the paper's evaluation) continuations of each prompt."""
+        progress = context.batch_progress(self.name, len(prompts))
+        decoding = context.verbmem
+        if decoding.decoding == "sampled":
+            seed = decoding.seed if decoding.seed is not None else context.seed
+            return complete_sampled(model, tokenizer, prompts, VERBMEM_NEW_TOKENS, decoding, seed, progress)
+        greedy = complete(model, tokenizer, prompts, VERBMEM_NEW_TOKENS, context.limits.batch_size, progress)
+        return [([output], truncated) for output, truncated in greedy]

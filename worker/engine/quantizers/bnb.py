@@ -32,6 +32,7 @@ from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.precision import BnbFP4Precision, BnbInt8Precision, BnbNF4Precision
+from worker.engine.models import TORCH_DTYPES
 from worker.engine.quantizers.base import ConfigT, Quantizer, WeightCodes, as_linear, copy_with, linear_layers
 
 INT8_LEVELS = 127
@@ -85,7 +86,7 @@ class _Bnb4bitQuantizer(_BnbQuantizer[BnbFP4Precision | BnbNF4Precision]):
             linear.in_features,
             linear.out_features,
             bias=linear.bias is not None,
-            compute_dtype=linear.weight.dtype,
+            compute_dtype=TORCH_DTYPES[self.config.compute_dtype],
             compress_statistics=False,
             quant_type=self.quant_type,
             device="meta",
