@@ -77,7 +77,8 @@ def execute(run_id: str, compute: Work) -> None:
         lifecycle.close(url, run_id, RunStatus.FAILED, f"stopped after the time limit of {settings.run_time_limit_s} s")
     except Exception as error:  # recorded on the run (type and short reason), so that the audit can show why
         logger.exception("run %s failed", run_id)
-        lifecycle.close(url, run_id, RunStatus.FAILED, public_error(error))
+        reason = public_error(error, work.visible_roots(settings, claim.audit_id))
+        lifecycle.close(url, run_id, RunStatus.FAILED, reason)
     if lifecycle.audit_of_run(url, run_id) is None:  # deleted while it ran: drop what this run saved
         remove_audit_files(settings, claim.audit_id)
     else:

@@ -4,6 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import TypeAdapter
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from service.artifacts import audit_checkpoint_dir
@@ -62,10 +63,25 @@ def allowed_model_source(
     source, revision = model_source(session, audit, spec, model)
     if any(config.name == model for config in spec.unlearning):  # the audit's own: this machine's copy
         source = str(local_copy(settings, audit.id, model))
-    tenant = session.get(Tenant, audit.tenant_id)
-    roots = [*tenant_model_roots(settings, tenant.name if tenant else ""), audit_checkpoint_dir(settings, audit.id)]
-    require_allowed(source, settings, roots)
+    require_allowed(source, settings, model_roots(session, settings, audit))
     return source, revision
+
+
+def model_roots(session: Session, settings: Settings, audit: Audit) -> list[Path]:
+    """Where the audit's models may be read from: the tenant's model roots and the audit's own checkpoints."""
+    tenant = session.get(Tenant, audit.tenant_id)
+    return [*tenant_model_roots(settings, tenant.name if tenant else ""), audit_checkpoint_dir(settings, audit.id)]
+
+
+def visible_roots(settings: Settings, audit_id: str) -> list[Path]:
+    """The folders whose paths a failed run's reason may show (none once the audit is gone, or when the database
+    cannot say: the run failing may be the database's doing)."""
+    try:
+        with session_scope(settings.sqlalchemy_url) as session:
+            audit = repository.audit_by_id(session, audit_id)
+            return model_roots(session, settings, audit) if audit is not None else []
+    except SQLAlchemyError:
+        return []
 
 
 def model_source(session: Session, audit: Audit, spec: AuditSpec, model: str) -> tuple[str, str | None]:
