@@ -13,6 +13,7 @@ import torch
 from transformers import Cache, DynamicCache, GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase, StaticCache
 
 from worker.engine.models import context_length
+from worker.engine.output_layer import chunked_logprobs, logits_are_head_of_hidden
 
 BatchDone = Callable[[int], None]  # called with the number of items finished so far
 MIN_SHARED_PREFIX = 8  # tokens; a shorter shared prefix is not worth a pass of its own
@@ -257,23 +258,36 @@ def token_logprobs(
     Rows are padded on the right and no attention mask is passed, on purpose: under causal attention a real
     token never sees the padding after it and every row's positions start at 0, so each row's log-probs are
     those of its sequence alone (padded positions are never read), and the model keeps its fused causal
-    attention kernel instead of materialising a (batch, heads, T, T) mask. The softmax is taken one row at a
-    time in float32, so the extra memory is one sequence's logits. Batches are capped at `max_batch_tokens`
+    attention kernel instead of materialising a (batch, heads, T, T) mask. When the model's logits are its
+    output layer on the decoder's last hidden state (detected), the output layer and the float32 softmax run
+    a chunk of positions at a time (worker/engine/output_layer.py); otherwise the model's full logits are
+    taken and the softmax runs one row at a time. Batches are capped at `max_batch_tokens`
     padded tokens: the logits of a batch take batch x T x vocabulary floats, and on a CPU long texts in one
     batch ran slower than one at a time (KnowMem-retain's perplexity on 32 MUSE-News texts of ~2,400
     tokens, batches of 16: 127 s against 83 s).
     """
     results: list[list[float]] = [[] for _ in sequences]
     done = 0
+    chunked = logits_are_head_of_hidden(model)
     for batch in _batches_by_length([len(s) for s in sequences], batch_size, max_batch_tokens):
         input_ids, _ = _pad([sequences[i] for i in batch], pad_token_id, left=False)
-        logits = model(input_ids=input_ids.to(model.device), attention_mask=None).logits
-        for row, index in enumerate(batch):
-            length = len(sequences[index])
-            log_probs = torch.log_softmax(logits[row, : length - 1].float(), dim=-1)
-            targets = input_ids[row, 1:length].to(log_probs.device)
-            results[index] = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).tolist()
+        input_ids = input_ids.to(model.device)
+        lengths = [len(sequences[index]) for index in batch]
+        rows = chunked_logprobs(model, input_ids, lengths) if chunked else _full_logprobs(model, input_ids, lengths)
+        for index, row in zip(batch, rows, strict=True):
+            results[index] = row
         done += len(batch)
         if on_batch is not None:
             on_batch(done)
     return results
+
+
+def _full_logprobs(model: PreTrainedModel, input_ids: torch.Tensor, lengths: Sequence[int]) -> list[list[float]]:
+    """Per-row log-probs from the model's full logits, the softmax one row at a time in float32."""
+    logits = model(input_ids=input_ids, attention_mask=None).logits
+    rows = []
+    for row, length in enumerate(lengths):
+        log_probs = torch.log_softmax(logits[row, : length - 1].float(), dim=-1)
+        targets = input_ids[row, 1:length].to(log_probs.device)
+        rows.append(log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).tolist())
+    return rows
