@@ -139,7 +139,7 @@ def forward_rows(name: str, model: LlamaForCausalLM, shapes: Shapes, args: argpa
         products = matmul_shapes(shapes, [len(s) for s in sequences])
         work = gflop(products)
         after(model, sequences[:1])  # warm-up
-        runs = {
+        runs: dict[str, Callable[[], object]] = {
             "before": partial(before, model, sequences),
             "after": partial(after, model, sequences),
             "matmul": partial(matmul_seconds, products),
