@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from transformers import Cache, DynamicCache, GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase, StaticCache
+from transformers import Cache, DynamicCache, GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
+from worker.engine.kv_cache import FilledCache
 from worker.engine.models import context_length
 from worker.engine.output_layer import chunked_logprobs, logits_are_head_of_hidden
 
@@ -134,7 +135,8 @@ def greedy_generate(
 ) -> list[list[int]]:
     """The generated ids (without the prompt) for each prompt, in the given order.
 
-    With `batch_size` 1 each prompt goes through `generate` alone, as MUSE's reference code runs. When
+    With `batch_size` 1 each prompt goes through `generate` alone, as MUSE's reference code runs (into a
+    preallocated cache that attention reads up to its filled length: worker/engine/kv_cache.py). When
     batching, the prompts are prefilled one at a time (all but their last token, with the fused causal
     attention kernel and no padding; a left-padded batch would need an explicit mask, and on a CPU that
     prefill ran slower than one prompt at a time), their caches are assembled left-padded, and the decoding
@@ -158,14 +160,15 @@ def greedy_generate(
         prefix_ids = torch.tensor([prefix], dtype=torch.long).expand(len(batch), shared)
         input_ids = torch.cat([prefix_ids, suffix_ids], dim=1)
         attention_mask = torch.cat([torch.ones((len(batch), shared), dtype=torch.long), suffix_mask], dim=1)
-        cache = {}
         if batch_size > 1 and input_ids.shape[1] > 1:
-            cache = {"past_key_values": _prefilled_batch_cache(model, suffixes, prefix_cache, shared, max_new_tokens)}
+            cache = _prefilled_batch_cache(model, suffixes, prefix_cache, shared, max_new_tokens)
+        else:
+            cache = FilledCache(model.config, max_cache_len=input_ids.shape[1] + max_new_tokens)
         generated = model.generate(
             input_ids=input_ids.to(model.device),
             attention_mask=attention_mask.to(model.device),
             generation_config=config,
-            **cache,
+            past_key_values=cache,
         )
         for row, index in enumerate(batch):
             outputs[index] = generated[row, input_ids.shape[1] :].tolist()
@@ -188,7 +191,7 @@ def _prefilled_batch_cache(
     prefix_cache: Cache | None,
     shared: int,
     max_new_tokens: int,
-) -> StaticCache:
+) -> FilledCache:
     """The batch's cache, every row prefilled alone with all but its last token: [shared prefix][zeros][own tokens].
 
     The zeros sit where the attention mask has padding, so no query ever reads them. Rows extend the shared
@@ -199,7 +202,7 @@ def _prefilled_batch_cache(
     """
     own_lengths = [len(suffix) - 1 for suffix in suffixes]
     width = shared + max(own_lengths)
-    batch = StaticCache(config=model.config, max_cache_len=width + max_new_tokens)
+    batch = FilledCache(model.config, max_cache_len=width + max_new_tokens)
     for row, (suffix, own) in enumerate(zip(suffixes, own_lengths, strict=True)):
         if shared + own == 0:
             continue  # a prompt of one token: nothing to cache for it
