@@ -7,7 +7,8 @@ chunks of 1,024 tokens, random token ids. Each pass runs before (the model's ful
 a time: `_full_logprobs`) and after (`token_logprobs`: the output layer a chunk at a time), side by side in one
 run, medians of repeats. GF/s counts the matrix products of the pass (linear layers, causal attention, output
 layer); "matmul GF/s" times plain matrix products of exactly those shapes alongside, and "ratio" is achieved
-over matmul. A decoding step (batch 16, a long preallocated cache filled in part) is timed last.
+over matmul. A decoding step is timed last: at batch 16 over transformers' preallocated cache and over the
+one read up to its filled length, at batch 1 over a growing cache and over the preallocated one.
 
     PYTHONPATH=. .venv/bin/python bench/bench_forward.py [--threads 1] [--repeats 3] [--texts 4]
 """
@@ -20,9 +21,10 @@ from dataclasses import dataclass
 from functools import partial
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import Cache, DynamicCache, LlamaConfig, LlamaForCausalLM, StaticCache
 
 from worker.engine.generation import LOGPROB_BATCH_TOKENS, _batches_by_length, _full_logprobs, _pad, token_logprobs
+from worker.engine.kv_cache import FilledCache
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ MODELS = {
     "bench": Shapes(hidden=256, layers=8, heads=8, intermediate=688, vocab=8000),
 }
 BATCH_SIZE = 4
+DECODE_FILLED, DECODE_ROOM = 1024, 128  # a long prompt, room for VerbMem's 128 new tokens
 
 
 def build(shapes: Shapes) -> LlamaForCausalLM:
@@ -155,23 +158,45 @@ def forward_rows(name: str, model: LlamaForCausalLM, shapes: Shapes, args: argpa
     return rows
 
 
-def decoding_step_ms(model: LlamaForCausalLM, filled: int, capacity: int, batch: int, repeats: int) -> float:
-    """One batched decoding step over a preallocated cache of `capacity` positions, `filled` of them used."""
-    from transformers import StaticCache
-
-    cache = StaticCache(config=model.config, max_cache_len=capacity)
-    ids = torch.randint(3, model.config.vocab_size, (batch, filled))
+def decoding_step_ms(model: LlamaForCausalLM, cache: Cache, filled: int, batch: int, repeats: int) -> float:
+    """One decoding step over `filled` cached positions (random keys and values: no prefill needed); the cache is
+    cut back to `filled` after each step."""
+    config = model.config
+    shape = (batch, config.num_key_value_heads, filled, config.hidden_size // config.num_attention_heads)
     with torch.inference_mode():
-        model(input_ids=ids, past_key_values=cache, use_cache=True)
-        step = torch.randint(3, model.config.vocab_size, (batch, 1))
+        for layer in range(config.num_hidden_layers):
+            cache.update(torch.randn(shape), torch.randn(shape), layer)
+        step = torch.randint(3, config.vocab_size, (batch, 1))
         mask = torch.ones((batch, filled + 1), dtype=torch.long)
         position = torch.tensor([filled])
 
         def run() -> None:
             model(input_ids=step, attention_mask=mask, past_key_values=cache, cache_position=position)
+            if isinstance(cache, DynamicCache):
+                cache.crop(-1)  # the step's token
+            else:
+                for layer in cache.layers:
+                    layer.cumulative_length.fill_(filled)
 
         run()
         return 1000 * median_seconds(run, repeats)
+
+
+def decoding_rows(models: dict[str, LlamaForCausalLM], repeats: int) -> list[str]:
+    """Batch 16: transformers' static cache (before) against the filled-length one; batch 1: a growing cache
+    (before) against the preallocated one."""
+    rows = []
+    for name, model in models.items():
+        capacity = DECODE_FILLED + DECODE_ROOM
+        cases = {
+            "16: StaticCache / FilledCache": (16, StaticCache(config=model.config, max_cache_len=capacity)),
+            "1: DynamicCache / FilledCache": (1, DynamicCache()),
+        }
+        for label, (batch, before_cache) in cases.items():
+            before_ms = decoding_step_ms(model, before_cache, DECODE_FILLED, batch, repeats)
+            after_ms = decoding_step_ms(model, FilledCache(model.config, capacity), DECODE_FILLED, batch, repeats)
+            rows.append(f"| {name} | {label} | {before_ms:.1f} | {after_ms:.1f} | {before_ms / after_ms:.2f}x |")
+    return rows
 
 
 def main() -> None:
@@ -179,19 +204,31 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--texts", type=int, default=4)
+    parser.add_argument("--decoding-only", action="store_true", help="only the decoding-step table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"threads: {args.threads}, medians of {args.repeats}")
+    models = {name: build(shapes) for name, shapes in MODELS.items()}
+    if not args.decoding_only:
+        forward_table(models, args)
+    print_decoding_table(models, args.repeats)
+
+
+def forward_table(models: dict[str, LlamaForCausalLM], args: argparse.Namespace) -> None:
     print("| model | pass | tokens | GFLOP | before GF/s | after GF/s | matmul GF/s | before/matmul | after/matmul |"
           " speedup | max diff |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    models = {name: build(shapes) for name, shapes in MODELS.items()}
     for name, shapes in MODELS.items():
         for row in forward_rows(name, models[name], shapes, args):
             print(row, flush=True)
-    print("\n| model | decoding step, batch 16, cache 1,024 + 128, 512 filled | ms |\n|---|---|---|")
-    for name, model in models.items():
-        print(f"| {name} | StaticCache | {decoding_step_ms(model, 512, 1152, 16, args.repeats):.1f} |", flush=True)
+
+
+def print_decoding_table(models: dict[str, LlamaForCausalLM], repeats: int) -> None:
+    filled = f"{DECODE_FILLED} of {DECODE_FILLED + DECODE_ROOM} filled"
+    print(f"\n| model | decoding step at batch: before / after ({filled}) | before ms | after ms | speedup |")
+    print("|---|---|---|---|---|")
+    for row in decoding_rows(models, repeats):
+        print(row, flush=True)
 
 
 if __name__ == "__main__":
