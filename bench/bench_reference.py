@@ -30,7 +30,8 @@ from worker.engine.metrics import evaluate
 from worker.engine.metrics.base import EvalContext
 from worker.engine.tiny import TinyModelConfig, build_model, token_chunks, train_causal_lm, train_tokenizer
 
-MODEL_CONFIG = TinyModelConfig(hidden_size=64, layers=2, heads=4, intermediate_size=128, max_positions=4096)
+# a context longer than any text: the project cuts texts to the model's context, the paper's code does not
+MODEL_CONFIG = TinyModelConfig(hidden_size=64, layers=2, heads=4, intermediate_size=128, max_positions=32768)
 PRIVLEAK_KEY = "forget_holdout_Min-40%"
 
 
