@@ -46,6 +46,8 @@ def architecture_config(
             "ffn_dim": dims.intermediate, "max_position_embeddings": dims.positions,
             "word_embed_proj_dim": dims.hidden, "tie_word_embeddings": True,
         },
+        "gemma2": {**grouped, "head_dim": head_dim, "tie_word_embeddings": True, "final_logit_softcapping": 30.0},
+        "cohere": {**grouped, "tie_word_embeddings": True, "logit_scale": 0.0625},
         "gpt2": {
             "n_embd": dims.hidden, "n_layer": dims.layers, "n_head": dims.heads, "n_inner": dims.intermediate,
             "n_positions": dims.positions, "tie_word_embeddings": True,
@@ -75,3 +77,7 @@ def save_random_pair(architecture: str, tokenizer: PreTrainedTokenizerBase, root
     for folder in folders:
         tokenizer.save_pretrained(folder)
     return folders
+
+
+# models whose logits are not the output layer on the last hidden state: soft-capped, scaled
+TRANSFORMED_LOGITS = ("gemma2", "cohere")
