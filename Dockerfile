@@ -13,7 +13,7 @@ COPY migrations ./migrations
 
 # ---- api: no torch; serves the API and runs the migrations -------------------------------------------
 FROM base AS api
-RUN pip install . && useradd --system --uid 1000 audit && mkdir -p /data && chown audit /data
+RUN pip install ".[s3]" && useradd --system --uid 1000 audit && mkdir -p /data && chown audit /data
 USER audit
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
@@ -30,7 +30,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 python3
     && rm -rf /var/lib/apt/lists/* && python3 -m venv /opt/venv
 WORKDIR /app
 COPY --from=base /app /app
-RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128 && pip install ".[worker]" \
+RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128 && pip install ".[worker,s3]" \
     && useradd --system --uid 1000 audit && mkdir -p /data && chown audit /data
 USER audit
 CMD ["unlearn-audit", "worker", "--queues", "gpu", "--concurrency", "1"]

@@ -13,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from fsspec import available_protocols
+from fsspec.core import split_protocol
 from limits import parse
 from platformdirs import user_data_dir
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -50,7 +52,19 @@ class Settings(BaseSettings):
         "shared_model_roots is on)",
     )
     shared_model_roots: bool = Field(False, description="every tenant may also read any model under the roots")
-    checkpoint_dir: Path | None = Field(None, description="where unlearning results are saved")
+    checkpoint_dir: Path | None = Field(
+        None,
+        description="where unlearning results are saved; with artifact_url also this machine's verified copies of "
+        "the store's (a cache: every worker of a deployment reads its own)",
+    )
+    artifact_url: str | None = Field(
+        None,
+        description="fsspec URL under which every worker finds the unlearned models of an audit "
+        "(file:///srv/artifacts, s3://bucket/prefix with the s3 extra); default: checkpoint_dir, one machine only",
+    )
+    artifact_endpoint_url: str | None = Field(
+        None, description="the S3 API endpoint of an s3:// artifact_url (MinIO, Ceph); default: AWS"
+    )
     max_upload_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="largest request body accepted")
     max_corpus_items: int = Field(100_000, ge=1, description="most items (all parts together) in one corpus bundle")
     max_runs_per_audit: int = Field(200, ge=1, description="most runs one audit may plan")
@@ -176,6 +190,25 @@ class Settings(BaseSettings):
         None, ge=1, le=1024, description="items per generation batch on this worker, at most the spec's "
         "limits.batch_size; null: on CUDA as many as fit in free GPU memory, on a CPU the spec's"
     )  # fmt: skip
+
+    @field_validator("artifact_endpoint_url")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"https?://\S+", value):
+            raise ValueError("artifact_endpoint_url: an http:// or https:// URL")
+        return value or None
+
+    @field_validator("artifact_url")
+    @classmethod
+    def _artifact_url(cls, value: str | None) -> str | None:
+        if not value:  # unset, or empty (compose's `${ARTIFACT_URL:-}`)
+            return None
+        protocol, path = split_protocol(value)
+        if protocol is None or protocol not in available_protocols() or not path.strip("/"):
+            raise ValueError(
+                "artifact_url: an fsspec URL with a folder, such as file:///srv/artifacts or s3://bucket/prefix"
+            )
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _defaults_under_data_dir(self) -> "Settings":

@@ -6,8 +6,10 @@ Phi-3 fuses q, k, v into one projection, GPT-2 and Gemma tie the output head to 
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from transformers import AutoConfig, PretrainedConfig
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, PreTrainedTokenizerBase
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ def architecture_config(
             "ffn_dim": dims.intermediate, "max_position_embeddings": dims.positions,
             "word_embed_proj_dim": dims.hidden, "tie_word_embeddings": True,
         },
+        "gemma2": {**grouped, "head_dim": head_dim, "tie_word_embeddings": True, "final_logit_softcapping": 30.0},
+        "cohere": {**grouped, "tie_word_embeddings": True, "logit_scale": 0.0625},
         "gpt2": {
             "n_embd": dims.hidden, "n_layer": dims.layers, "n_head": dims.heads, "n_inner": dims.intermediate,
             "n_positions": dims.positions, "tie_word_embeddings": True,
@@ -53,3 +57,27 @@ def architecture_config(
 
 
 ARCHITECTURES = ("llama", "mistral", "qwen2", "gemma", "phi3", "gpt_neox", "opt", "gpt2")
+
+
+def save_random_pair(architecture: str, tokenizer: PreTrainedTokenizerBase, root: Path) -> tuple[Path, Path]:
+    """ROOT/target (a random one-layer model of `architecture`) and ROOT/unlearned (it, every weight moved by
+    1e-4 noise), each with `tokenizer`."""
+    config = architecture_config(
+        architecture, Dimensions(layers=1, vocab=len(tokenizer)), tokenizer.bos_token_id, tokenizer.eos_token_id,
+        tokenizer.pad_token_id,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config)
+    folders = root / "target", root / "unlearned"
+    model.save_pretrained(folders[0])
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn(parameter.shape, generator=torch.Generator().manual_seed(1)) * 1e-4)
+    model.save_pretrained(folders[1])
+    for folder in folders:
+        tokenizer.save_pretrained(folder)
+    return folders
+
+
+# models whose logits are not the output layer on the last hidden state: soft-capped, scaled
+TRANSFORMED_LOGITS = ("gemma2", "cohere")

@@ -57,9 +57,17 @@ def test_dockerfile_has_a_light_api_image_and_a_cuda_worker_image():
             stages[current].append(line)
     assert {"base", "api", "worker"} <= set(stages)
     api = "\n".join(stages["api"])
-    assert "torch" not in api and '"[worker]"' not in api and "pip install ." in api
+    assert "torch" not in api and "worker]" not in api and 'pip install ".[s3]"' in api
     worker = "\n".join(stages["worker"])
-    assert stages["worker"][0].startswith("FROM nvidia/cuda:") and '".[worker]"' in worker
+    assert stages["worker"][0].startswith("FROM nvidia/cuda:") and '".[worker,s3]"' in worker
+
+
+def test_every_service_finds_the_same_artifact_store():
+    services = compose()["services"]
+    for name in ("api", "gpu-worker", "cpu-worker"):
+        environment = services[name]["environment"]
+        assert environment["UNLEARN_AUDIT_ARTIFACT_URL"] == "${ARTIFACT_URL:-}", name
+        assert environment["UNLEARN_AUDIT_ARTIFACT_ENDPOINT_URL"] == "${ARTIFACT_ENDPOINT_URL:-}", name
 
 
 def test_the_database_password_has_no_default():

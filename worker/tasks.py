@@ -14,6 +14,7 @@ from service.queue import COLLISION_TASK, DELIVER_WEBHOOK_TASK, EVALUATE_TASK, S
 from worker.celery_app import app
 from worker.runs import lifecycle, work
 from worker.runs.admission import RunRequest
+from worker.runs.artifacts import remove_copies_of_deleted_audits
 from worker.runs.errors import public_error
 from worker.runs.progress import RunCancelledError, RunProgress
 from worker.webhooks import delivery
@@ -76,8 +77,11 @@ def execute(run_id: str, compute: Work) -> None:
         lifecycle.close(url, run_id, RunStatus.FAILED, f"stopped after the time limit of {settings.run_time_limit_s} s")
     except Exception as error:  # recorded on the run (type and short reason), so that the audit can show why
         logger.exception("run %s failed", run_id)
-        lifecycle.close(url, run_id, RunStatus.FAILED, public_error(error))
+        reason = public_error(error, work.visible_roots(settings, claim.audit_id))
+        lifecycle.close(url, run_id, RunStatus.FAILED, reason)
     if lifecycle.audit_of_run(url, run_id) is None:  # deleted while it ran: drop what this run saved
         remove_audit_files(settings, claim.audit_id)
-        return
-    lifecycle.finish_audit_when_done(url, str(settings.broker_url), claim.audit_id)
+    else:
+        lifecycle.finish_audit_when_done(url, str(settings.broker_url), claim.audit_id)
+    if settings.artifact_url:  # copies this machine downloaded of audits deleted since
+        remove_copies_of_deleted_audits(settings)

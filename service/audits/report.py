@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from service.audits import repository
 from service.audits.progress import run_counts
-from service.models import Audit
-from service.models.states import AuditStatus
+from service.models import Audit, Run
+from service.models.states import AuditStatus, RunKind, RunStatus
 from service.runs import repository as run_repository
 from service.specs.assembly import assemble_report
 from service.specs.audit import AuditSpec
@@ -25,11 +25,14 @@ from service.specs.report import (
 
 
 def load_report(session: Session, audit: Audit, with_items: bool = True) -> Report:
-    """The report as stored so far, headed by the audit's status (summary and verdict only once it succeeded)."""
+    """The report as stored so far, headed by the audit's status (summary and verdict only once it succeeded);
+    an evaluation run that failed is a variant with its `error`."""
+    runs = run_repository.runs_of(session, [audit.id])
+    stored = [VariantResult.model_validate(row.variant) for row in repository.results_of(session, audit.id)]
     report = assemble_report(
         stored_spec(audit),
         audit.spec,
-        variants=[VariantResult.model_validate(row.variant) for row in repository.results_of(session, audit.id)],
+        variants=stored + failed_variants(runs),
         collisions={
             (row.model, row.precision_label): CollisionResult.model_validate(row.result)
             for row in repository.collisions_of(session, audit.id)
@@ -41,8 +44,17 @@ def load_report(session: Session, audit: Audit, with_items: bool = True) -> Repo
         summary=Summary.model_validate(stated_summary(audit) or {}),
         provenance=Provenance.model_validate(audit.provenance) if audit.provenance else Provenance(),
     )
-    report.audit = audit_header(session, audit)
+    report.audit = audit_header(audit, runs)
     return report
+
+
+def failed_variants(runs: list[Run]) -> list[VariantResult]:
+    """The variants whose evaluation run failed, with the run's public reason (worker.runs.errors)."""
+    return [
+        VariantResult.failed(run.model, dict(run.precision), run.precision_label, run.error or "no reason given")
+        for run in runs
+        if run.kind == RunKind.EVALUATE and run.status == RunStatus.FAILED
+    ]
 
 
 def stated_summary(audit: Audit) -> dict | None:
@@ -51,7 +63,7 @@ def stated_summary(audit: Audit) -> dict | None:
     return audit.summary if audit.status == AuditStatus.SUCCEEDED else None
 
 
-def audit_header(session: Session, audit: Audit) -> AuditHeader:
+def audit_header(audit: Audit, runs: list[Run]) -> AuditHeader:
     return AuditHeader(
         id=audit.id,
         name=audit.name,
@@ -59,7 +71,7 @@ def audit_header(session: Session, audit: Audit) -> AuditHeader:
         submitted_at=audit.created_at,
         started_at=audit.started_at,
         finished_at=audit.finished_at,
-        runs=run_counts(run_repository.runs_of(session, [audit.id])),
+        runs=run_counts(runs),
     )
 
 

@@ -67,6 +67,10 @@ def audit_by_id(session: Session, audit_id: str, lock: bool = False) -> Audit | 
     return session.scalars(query.with_for_update() if lock else query).one_or_none()
 
 
+def existing_audit_ids(session: Session, audit_ids: list[str]) -> set[str]:
+    return set(session.scalars(select(Audit.id).where(Audit.id.in_(audit_ids))))
+
+
 def open_audit_ids(session: Session) -> list[str]:
     return list(session.scalars(select(Audit.id).where(Audit.status.in_(AuditStatus.open()))))
 

@@ -117,6 +117,7 @@ class MatrixCell(BaseModel):
     state_digest: str | None = None
     identical_to: str | None = Field(None, description="the model whose identical quantized state gave these results")
     reused_from: str | None = Field(None, description="the earlier audit of this tenant whose results these are")
+    error: str | None = Field(None, description="why the variant failed (`Type: reason`): no metrics, no verdict")
 
 
 class CollisionOut(BaseModel):

@@ -8,12 +8,12 @@ from datetime import datetime
 from service.specs.audit import Policy
 from service.specs.metrics import KNOWLEDGE_METRICS, METRICS
 from service.specs.naming import TARGET_NAME
-from service.specs.report import Cell, IntervalEstimate, Report
+from service.specs.report import Cell, IntervalEstimate, Report, VariantResult
 
 CSV_COLUMNS = (
     "model", "precision", "metric", "value", "ci_low", "ci_high", "unit", "n_items", "n_truncated",
     "retained", "recovery", "verdict", "collision", "collision_moved", "skipped_reason",
-    "retained_ci_low", "retained_ci_high", "recovery_ci_low", "recovery_ci_high", "cell_verdict",
+    "retained_ci_low", "retained_ci_high", "recovery_ci_low", "recovery_ci_high", "cell_verdict", "error",
 )  # fmt: skip
 
 # Verdicts read without colour: a symbol and words everywhere they are shown.
@@ -31,7 +31,8 @@ PLOT_MARKERS = ("circle", "square", "triangle", "diamond")
 
 
 def report_to_csv(report: Report) -> str:
-    """Rows per variant and metric; an incomplete audit's CSV starts with `# INCOMPLETE ...` comment lines."""
+    """Rows per variant and metric (a failed variant: one row with its `error`); an incomplete audit's CSV starts
+    with `# INCOMPLETE ...` comment lines."""
     buffer = io.StringIO()
     buffer.write("".join(f"# {line}\n" for line in incomplete_lines(report)))
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
@@ -39,6 +40,8 @@ def report_to_csv(report: Report) -> str:
     summary = report.summary
     for variant in report.variants:
         label = variant.precision_label
+        if variant.error is not None:
+            writer.writerow({"model": variant.model, "precision": label, "error": variant.error})
         for metric, value in variant.metrics.items():
             detail = variant.metric_details.get(metric)
             writer.writerow(
@@ -119,7 +122,7 @@ body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:75rem;color:#1a1a1
 table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}
 th,td{border:1px solid #bbb;padding:.25rem .5rem;text-align:right}th{background:#f0f0f0}
 td.l,th.l{text-align:left}.pass{color:#17622a}.fail{color:#a3161a;font-weight:bold}
-.utility_lost{color:#8a5a00;font-weight:bold}.note{color:#555;font-size:.85rem}
+.utility_lost{color:#8a5a00;font-weight:bold}.failed{color:#a3161a}.note{color:#555;font-size:.85rem}
 .inconclusive{color:#5a3d8a;font-style:italic}.undefined{color:#555;font-style:italic}
 pre{white-space:pre-wrap;max-width:30rem;margin:0;font-size:.8rem}
 .stamp{border:3px solid #a3161a;padding:.5rem 1rem;margin:1rem 0}.stamp h2{color:#a3161a;margin:.25rem 0}
@@ -258,6 +261,9 @@ def _matrix_section(report: Report) -> str:
     )
     rows = []
     for variant in report.variants:
+        if variant.error is not None:
+            rows.append(_failed_row(variant, len(metrics) + 1))
+            continue
         cells = []
         for metric in metrics:
             detail = variant.metric_details.get(metric)
@@ -277,6 +283,15 @@ def _matrix_section(report: Report) -> str:
         "<h2>Results</h2><table><tr><th class='l'>model</th><th class='l'>precision</th>"
         f"{header}<th>bucket collision<br><span class='note'>share of moved weights</span></th></tr>"
         f"{''.join(rows)}</table>"
+    )
+
+
+def _failed_row(variant: VariantResult, span: int) -> str:
+    """A variant that failed: its reason across the row, no value, no verdict."""
+    return (
+        f"<tr><th class='l'>{html.escape(variant.model)}</th><td class='l'>{html.escape(variant.precision_label)}"
+        f"</td><td class='l failed' colspan='{span}'>✗ variant failed, no verdict: {html.escape(variant.error or '')}"
+        "</td></tr>"
     )
 
 

@@ -2,7 +2,8 @@
 
 Stable names clients rely on: `schema_version`; `audit` {id, status, complete, runs, times} (service reports:
 an audit that has not succeeded is INCOMPLETE and states no verdict); `variants` [{model, precision, metrics,
-collision}]; `items`; `summary` {retained, recovery, verdicts, verdict, reasons, cells}; `provenance`.
+collision, error}] (a failed variant: `error` set, no metrics, no verdict); `items`; `summary` {retained,
+recovery, verdicts, verdict, reasons, cells}; `provenance`.
 Schema 2.0: verdicts may be `inconclusive` or `undefined`, reasons are objects with stable codes and
 `summary.cells` carries each (model, precision, metric) cell with its paired intervals (DESIGN 8.5).
 """
@@ -29,6 +30,7 @@ ReasonCode = Literal[
     "privleak_out_of_range",  # fail: PrivLeak's interval lies outside +-policy.max_privleak_abs
     "privleak_straddles_range",  # inconclusive: PrivLeak's interval crosses the band's edge
     "no_knowledge_metric",  # no verdict: no forget-knowledge metric could be measured
+    "variant_failed",  # no verdict for the variant: it could not be built or evaluated (its `error` says why)
     "note",  # a sentence of a schema 1.0 report, kept as it was written
 ]
 
@@ -98,6 +100,14 @@ class VariantResult(_Open):
     reused_from: str | None = Field(
         None, description="the audit whose results these are: same model, precision, corpus, metrics and engine"
     )
+    error: str | None = Field(
+        None, description="why the variant failed (`Type: reason`): it has no metrics and no verdict; null = ok"
+    )
+
+    @classmethod
+    def failed(cls, model: str, precision: dict[str, Any], precision_label: str, error: str) -> "VariantResult":
+        """A variant that could not be built or evaluated: the rest of the report is kept, this one has no verdict."""
+        return cls(model=model, precision=precision, precision_label=precision_label, metrics={}, error=error)
 
 
 class ItemRecord(BaseModel):

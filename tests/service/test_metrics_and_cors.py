@@ -35,15 +35,19 @@ def test_metrics_are_off_by_default(client):
 def test_metrics_count_requests_runs_queues_and_durations(settings, auth, model_root, database_url):
     with TestClient(create_app(settings.model_copy(update={"metrics_access": "public"}))) as client:
         audit = client.post("/v1/audits", json=spec_for(model_root), headers=auth).json()
-        runs = client.get(f"/v1/audits/{audit['id']}", headers=auth).json()["runs"]
+        runs = client.get(f"/v1/audits/{audit['id']}?include=runs", headers=auth).json()["runs"]
         with session_scope(database_url) as session:
             run = session.get(Run, runs[0]["id"])
             run.status, run.started_at = "succeeded", run.created_at
             run.finished_at = run.created_at + timedelta(seconds=45)
         text = client.get("/metrics").text
     assert sample(text, "http_requests_total", handler="/v1/audits/{audit_id}", method="GET", status="2xx") >= 1
-    queued = sum(sample(text, "unlearn_audit_runs", status="queued", kind=kind) for kind in ("evaluate", "collision"))
-    assert queued >= len(runs) - 1
+    unstarted = sum(
+        sample(text, "unlearn_audit_runs", status=status, kind=kind)
+        for kind in ("evaluate", "collision")
+        for status in ("queued", "waiting")
+    )
+    assert unstarted >= len(runs) - 1
     assert sample(text, "unlearn_audit_runs", status="running", kind="unlearn") == 0
     assert sample(text, "unlearn_audit_queue_depth", queue="gpu") >= 1
     assert sample(text, "unlearn_audit_webhook_deliveries", outcome="failed") == 0

@@ -130,6 +130,6 @@ def test_a_summarised_audit_shows_its_intervals_and_verdict_words_in_results_csv
     assert {r["code"] for r in results["summary"]["reasons"]} >= {"recovery_straddles_max", "utility_not_measured"}
     as_csv = client.get(f"/v1/audits/{audit_id}/report?format=csv", headers=auth).text
     row = next(line for line in as_csv.splitlines() if line.startswith("ga,rtn-w4-g32-asym,verbmem_f"))
-    assert row.endswith(",inconclusive")
+    assert row.endswith(",inconclusive,")  # the cell verdict, then an empty error
     page = client.get(f"/v1/audits/{audit_id}/report?format=html", headers=auth).text
     assert "? INCONCLUSIVE" in page and "recovery_straddles_max" in page

@@ -4,6 +4,7 @@ files of an audit deleted while its run worked are removed."""
 
 import errno
 import logging
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -151,3 +152,15 @@ def test_the_files_of_an_audit_deleted_while_its_run_worked_are_removed(worker_s
 )  # fmt: skip
 def test_public_errors_name_the_type_and_a_short_reason(error, shown):
     assert public_error(error) == shown
+
+
+def test_a_public_error_shows_no_path_outside_the_model_roots():
+    error = OSError(
+        "cannot read /models/acme/npo/model.safetensors (see /usr/lib/python3/site-packages/torch/serialization.py, "
+        "https://huggingface.co/docs/x) nor /models/acme/../other/secret.bin"
+    )
+    assert public_error(error, [Path("/models/acme")]) == (
+        "OSError: cannot read /models/acme/npo/model.safetensors (see …/serialization.py, "
+        "https://huggingface.co/docs/x) nor …/secret.bin"
+    )
+    assert public_error(error) == f"OSError: {error}"  # the CLI, on the user's own machine: paths are kept

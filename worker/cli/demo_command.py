@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from service.specs.audit import AuditSpec
     from service.specs.corpus import load_bundle
-    from worker.cli.report_output import format_results_table, write_report
+    from worker.cli.report_output import exit_status, format_results_table, write_report
     from worker.engine.demo import FAST_METRICS, FAST_PRECISIONS, DemoConfig, demo_spec, prepare_demo
     from worker.engine.runner import run_audit
 
@@ -46,4 +46,4 @@ def handle(args: argparse.Namespace) -> int:
         f"\nmodels {build_note} in {built - started:.0f} s; audit {time.perf_counter() - built:.0f} s", file=sys.stderr
     )
     print("report: " + ", ".join(str(p) for p in paths))
-    return 0
+    return exit_status(report)

@@ -1,6 +1,7 @@
 """Writing a report's three files and the result table the CLI prints."""
 
 import json
+import sys
 from pathlib import Path
 
 from service.specs.render import report_to_csv, report_to_html
@@ -24,6 +25,15 @@ def write_report(report: Report, out_dir: Path) -> list[Path]:
     return paths
 
 
+def exit_status(report: Report) -> int:
+    """1 when a variant failed (named on stderr; its reason is in the report, already written), else 0."""
+    failed = [f"{v.model} @ {v.precision_label}" for v in report.variants if v.error is not None]
+    if not failed:
+        return 0
+    print(f"error: {len(failed)} variant(s) failed: {', '.join(failed)} (reasons in the report)", file=sys.stderr)
+    return 1
+
+
 def _cell(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -45,6 +55,9 @@ def format_results_table(report: Report) -> str:
     rows = [header]
     summary = report.summary
     for variant in report.variants:
+        if variant.error is not None:
+            rows.append([variant.model, variant.precision_label, *("-" for _ in metrics), "-", "-", "failed"])
+            continue
         retained = summary.retained.get(variant.model, {}).get(variant.precision_label, {})
         shares = [
             _share(summary, variant.model, variant.precision_label, m) for m, s in retained.items() if s is not None

@@ -14,7 +14,7 @@ from service.specs.audit import AuditSpec
 from service.specs.corpus import CorpusBundle, CorpusError, load_bundle
 from service.specs.naming import is_hub_id
 from worker.cli.progress_bars import StageBars
-from worker.cli.report_output import format_results_table, write_report
+from worker.cli.report_output import exit_status, format_results_table, write_report
 
 CACHE_ENV = "UNLEARN_AUDIT_RESULT_CACHE_DIR"
 
@@ -24,7 +24,12 @@ class SpecError(ValueError):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("run", help="run one audit from a spec file and write its report")
+    parser = subparsers.add_parser(
+        "run",
+        help="run one audit from a spec file and write its report",
+        epilog="exit status: 0 every variant evaluated; 1 a variant failed (the report, written, says why) or the "
+        "audit could not run; 2 the spec or corpus is invalid",
+    )
     parser.add_argument("spec", type=Path, help="the audit spec (JSON)")
     parser.add_argument("--out", type=Path, required=True, help="folder for report.json, report.csv, report.html")
     parser.add_argument("--workdir", type=Path, help="folder for unlearning checkpoints (default: the --out folder)")
@@ -120,4 +125,4 @@ def handle(args: argparse.Namespace) -> int:
     paths = write_report(report, args.out)
     print(format_results_table(report))
     print("\nreport: " + ", ".join(str(p) for p in paths))
-    return 0
+    return exit_status(report)

@@ -10,10 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from transformers import Cache, DynamicCache, GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase, StaticCache
+from transformers import Cache, DynamicCache, GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.evaluation import VerbMemDecoding
+from worker.engine.kv_cache import FilledCache
 from worker.engine.models import context_length
+from worker.engine.output_layer import chunked_logprobs, logits_are_head_of_hidden
 
 BatchDone = Callable[[int], None]  # called with the number of items finished so far
 MIN_SHARED_PREFIX = 8  # tokens; a shorter shared prefix is not worth a pass of its own
@@ -134,7 +136,8 @@ def greedy_generate(
 ) -> list[list[int]]:
     """The generated ids (without the prompt) for each prompt, in the given order.
 
-    With `batch_size` 1 each prompt goes through `generate` alone, as MUSE's reference code runs. When
+    With `batch_size` 1 each prompt goes through `generate` alone, as MUSE's reference code runs (into a
+    preallocated cache that attention reads up to its filled length: worker/engine/kv_cache.py). When
     batching, the prompts are prefilled one at a time (all but their last token, with the fused causal
     attention kernel and no padding; a left-padded batch would need an explicit mask, and on a CPU that
     prefill ran slower than one prompt at a time), their caches are assembled left-padded, and the decoding
@@ -158,14 +161,15 @@ def greedy_generate(
         prefix_ids = torch.tensor([prefix], dtype=torch.long).expand(len(batch), shared)
         input_ids = torch.cat([prefix_ids, suffix_ids], dim=1)
         attention_mask = torch.cat([torch.ones((len(batch), shared), dtype=torch.long), suffix_mask], dim=1)
-        cache = {}
         if batch_size > 1 and input_ids.shape[1] > 1:
-            cache = {"past_key_values": _prefilled_batch_cache(model, suffixes, prefix_cache, shared, max_new_tokens)}
+            cache = _prefilled_batch_cache(model, suffixes, prefix_cache, shared, max_new_tokens)
+        else:
+            cache = FilledCache(model.config, max_cache_len=input_ids.shape[1] + max_new_tokens)
         generated = model.generate(
             input_ids=input_ids.to(model.device),
             attention_mask=attention_mask.to(model.device),
             generation_config=config,
-            **cache,
+            past_key_values=cache,
         )
         for row, index in enumerate(batch):
             outputs[index] = generated[row, input_ids.shape[1] :].tolist()
@@ -188,7 +192,7 @@ def _prefilled_batch_cache(
     prefix_cache: Cache | None,
     shared: int,
     max_new_tokens: int,
-) -> StaticCache:
+) -> FilledCache:
     """The batch's cache, every row prefilled alone with all but its last token: [shared prefix][zeros][own tokens].
 
     The zeros sit where the attention mask has padding, so no query ever reads them. Rows extend the shared
@@ -199,7 +203,7 @@ def _prefilled_batch_cache(
     """
     own_lengths = [len(suffix) - 1 for suffix in suffixes]
     width = shared + max(own_lengths)
-    batch = StaticCache(config=model.config, max_cache_len=width + max_new_tokens)
+    batch = FilledCache(model.config, max_cache_len=width + max_new_tokens)
     for row, (suffix, own) in enumerate(zip(suffixes, own_lengths, strict=True)):
         if shared + own == 0:
             continue  # a prompt of one token: nothing to cache for it
@@ -292,23 +296,36 @@ def token_logprobs(
     Rows are padded on the right and no attention mask is passed, on purpose: under causal attention a real
     token never sees the padding after it and every row's positions start at 0, so each row's log-probs are
     those of its sequence alone (padded positions are never read), and the model keeps its fused causal
-    attention kernel instead of materialising a (batch, heads, T, T) mask. The softmax is taken one row at a
-    time in float32, so the extra memory is one sequence's logits. Batches are capped at `max_batch_tokens`
+    attention kernel instead of materialising a (batch, heads, T, T) mask. When the model's logits are its
+    output layer on the decoder's last hidden state (detected), the output layer and the float32 softmax run
+    a chunk of positions at a time (worker/engine/output_layer.py); otherwise the model's full logits are
+    taken and the softmax runs one row at a time. Batches are capped at `max_batch_tokens`
     padded tokens: the logits of a batch take batch x T x vocabulary floats, and on a CPU long texts in one
     batch ran slower than one at a time (KnowMem-retain's perplexity on 32 MUSE-News texts of ~2,400
     tokens, batches of 16: 127 s against 83 s).
     """
     results: list[list[float]] = [[] for _ in sequences]
     done = 0
+    chunked = logits_are_head_of_hidden(model)
     for batch in _batches_by_length([len(s) for s in sequences], batch_size, max_batch_tokens):
         input_ids, _ = _pad([sequences[i] for i in batch], pad_token_id, left=False)
-        logits = model(input_ids=input_ids.to(model.device), attention_mask=None).logits
-        for row, index in enumerate(batch):
-            length = len(sequences[index])
-            log_probs = torch.log_softmax(logits[row, : length - 1].float(), dim=-1)
-            targets = input_ids[row, 1:length].to(log_probs.device)
-            results[index] = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).tolist()
+        input_ids = input_ids.to(model.device)
+        lengths = [len(sequences[index]) for index in batch]
+        rows = chunked_logprobs(model, input_ids, lengths) if chunked else _full_logprobs(model, input_ids, lengths)
+        for index, row in zip(batch, rows, strict=True):
+            results[index] = row
         done += len(batch)
         if on_batch is not None:
             on_batch(done)
     return results
+
+
+def _full_logprobs(model: PreTrainedModel, input_ids: torch.Tensor, lengths: Sequence[int]) -> list[list[float]]:
+    """Per-row log-probs from the model's full logits, the softmax one row at a time in float32."""
+    logits = model(input_ids=input_ids, attention_mask=None).logits
+    rows = []
+    for row, length in enumerate(lengths):
+        log_probs = torch.log_softmax(logits[row, : length - 1].float(), dim=-1)
+        targets = input_ids[row, 1:length].to(log_probs.device)
+        rows.append(log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).tolist())
+    return rows

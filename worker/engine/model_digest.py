@@ -1,4 +1,5 @@
-"""A model's content digest, for the result cache's key (service.specs.cache_key).
+"""A model's content digest: what the report names a measured local model by (provenance `content_sha256`)
+and the result cache's key (service.specs.cache_key) is made of.
 
 A hub model is its resolved commit. A local folder is a sha256 over its weight files (each one's own sha256,
 memoised by path, size and modification time, so that an unchanged file is not read again) and the files that
@@ -7,8 +8,6 @@ configure the model and its tokenizer (worker.engine.identity, compared as parse
 
 import hashlib
 from pathlib import Path
-
-from worker.engine.identity import StateHasher
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
 READ_BYTES = 1 << 24
@@ -38,10 +37,18 @@ class FileDigests:
         return digest
 
 
+PROCESS_FILE_DIGESTS = FileDigests()  # remembered for this process's life (workers pass one kept on disk)
+
+
 def model_digest(folder: Path, commit: str | None, files: FileDigests) -> str:
-    """`hub:<commit>` for a hub snapshot, else `sha256:<hex>` of the folder's weights and configuration."""
+    """`hub:<commit>` for a hub snapshot, else the folder's content digest."""
     if commit is not None:
         return f"hub:{commit}"
+    return content_digest(folder, files)
+
+
+def content_digest(folder: Path, files: FileDigests = PROCESS_FILE_DIGESTS) -> str:
+    """`sha256:<hex>` of a local folder's weight files and its model and tokenizer configuration."""
     weights = sorted(path for path in folder.iterdir() if path.is_file() and path.suffix in WEIGHT_SUFFIXES)
     if not weights:
         raise ValueError(f"{folder}: no weight file ({', '.join(WEIGHT_SUFFIXES)}) to take a digest of")
@@ -53,6 +60,8 @@ def model_digest(folder: Path, commit: str | None, files: FileDigests) -> str:
 
 
 def configuration_digest(folder: Path) -> str:
+    from worker.engine.identity import StateHasher  # identity needs the quantizers, which need the model loader
+
     hasher = StateHasher("configuration")
     hasher.files(folder)
     return hasher.hexdigest()

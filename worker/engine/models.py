@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from service.specs.naming import is_hub_id
 from service.specs.report import ModelProvenance
-from worker.engine.digest import content_digest
+from worker.engine.model_digest import content_digest
 
 CHECKPOINT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
 TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -42,7 +42,7 @@ class LoadedModel:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     revision: str | None = None  # resolved commit for hub models
-    content_sha256: str | None = None  # local folders: worker.engine.digest.content_digest
+    content_sha256: str | None = None  # local folders: worker.engine.model_digest.content_digest
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -27,12 +27,19 @@ from service.specs.metrics import skip_reason
 from service.specs.naming import TARGET_NAME
 from service.specs.precision import PrecisionConfig
 from service.specs.reference import choose_reference_auc
-from service.specs.report import CollisionResult, ModelProvenance, Report, UnlearningRecord
+from service.specs.report import CollisionResult, ModelProvenance, Report, UnlearningRecord, VariantResult
 from service.specs.requirements import check_unlearning_inputs, skipped_metrics
 from worker.engine.collision import bucket_collision, state_digest
 from worker.engine.metrics import evaluate
 from worker.engine.model_digest import model_digest
-from worker.engine.models import LoadedModel, evaluation_dtype, load_model, release_memory, resolve_checkpoint
+from worker.engine.models import (
+    LoadedModel,
+    ModelLoadError,
+    evaluation_dtype,
+    load_model,
+    release_memory,
+    resolve_checkpoint,
+)
 from worker.engine.progress import Progress, no_progress
 from worker.engine.result_cache import FolderCache
 from worker.engine.summary import summarize
@@ -44,6 +51,7 @@ from worker.engine.variant import (
     reused_outcome,
     unlearn_model,
 )
+from worker.runs.errors import public_error
 
 
 class AuditRun:
@@ -67,6 +75,7 @@ class AuditRun:
         self.reference_auc: float | None = None
         self.digests: dict[tuple[str, str], str | None] = {}  # (model, precision label): quantized state digest
         self.evaluated: dict[str, list[VariantOutcome]] = {}  # precision label: outcomes really evaluated
+        self.failures: dict[tuple[str, str], str] = {}  # (model, precision label): why its collision failed
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -85,8 +94,19 @@ class AuditRun:
         self.models.append(loaded.provenance())  # with the dtype it is evaluated in
         with self.timed(f"evaluate {loaded.name}"):
             for precision in self.spec.precisions:
-                reporter = prefixed(self.progress, f"{loaded.name} @ {precision.label}: ")
-                self.outcomes.append(self.evaluate_once(loaded, precision, reporter))
+                self.outcomes.append(self.evaluate_or_fail(loaded, precision))
+
+    def evaluate_or_fail(self, loaded: LoadedModel, precision: PrecisionConfig) -> VariantOutcome:
+        """The variant's outcome, or the variant failed with its reason (its collision's, when that failed):
+        one variant's failure never loses the rest of the report."""
+        failure = self.failures.get((loaded.name, precision.label))
+        if failure is not None:
+            return failed_outcome(loaded.name, precision, failure)
+        reporter = prefixed(self.progress, f"{loaded.name} @ {precision.label}: ")
+        try:
+            return self.evaluate_once(loaded, precision, reporter)
+        except Exception as error:
+            return failed_outcome(loaded.name, precision, public_error(error))
 
     def evaluate_once(self, loaded: LoadedModel, precision: PrecisionConfig, progress: Progress) -> VariantOutcome:
         """Evaluate a variant, unless a model evaluated before has the same quantized state at this precision."""
@@ -156,7 +176,12 @@ class AuditRun:
         sources = [(m.name, m.model, m.revision) for m in self.spec.unlearned]
         sources += [(c.name, str(self.model_dirs[c.name]), None) for c in self.spec.unlearning]
         for name, source, revision in sources:
-            loaded = self.load(name, source, revision)
+            try:
+                loaded = self.load(name, source, revision)
+            except ModelLoadError as error:  # every variant of this model fails; the others are still evaluated
+                reason = public_error(error)
+                self.outcomes += [failed_outcome(name, precision, reason) for precision in self.spec.precisions]
+                continue
             self.evaluate_all_precisions(loaded)
             del loaded
             release_memory()
@@ -178,7 +203,11 @@ class AuditRun:
         results = {}
         for done, (name, precision) in enumerate(pairs):
             self.progress("collision", done, len(pairs))
-            result = bucket_collision(self.model_dirs[TARGET_NAME], self.model_dirs[name], precision)
+            try:
+                result = bucket_collision(self.model_dirs[TARGET_NAME], self.model_dirs[name], precision)
+            except Exception as error:  # the variant fails with this reason; the other pairs are still measured
+                self.failures[(name, precision.label)] = f"collision: {public_error(error)}"
+                continue
             self.digests[(TARGET_NAME, precision.label)] = result.target_digest
             self.digests[(name, precision.label)] = result.digest
             results[(name, precision.label)] = result
@@ -200,6 +229,11 @@ class AuditRun:
         return assemble_report(
             self.spec, report_spec(self.spec, sha256), variants, collisions, items, self.records, summary, provenance
         )
+
+
+def failed_outcome(model: str, precision: PrecisionConfig, reason: str) -> VariantOutcome:
+    """A variant that could not be built or evaluated, recorded with its reason."""
+    return VariantOutcome(VariantResult.failed(model, precision.model_dump(mode="json"), precision.label, reason))
 
 
 def prefixed(progress: Progress, prefix: str) -> Progress:

@@ -1,5 +1,7 @@
 """Retained share, recovery and verdicts (DESIGN 8.5): cells judged on paired intervals, composed into a
-verdict per variant and overall (fail > inconclusive > utility_lost > pass; undefined when nothing is defined)."""
+verdict per variant and overall (fail > inconclusive > utility_lost > pass; undefined when nothing is defined).
+A failed variant (`error` set) gets no cells and no verdict, a `variant_failed` reason, and makes the overall
+verdict at least inconclusive."""
 
 from collections.abc import Iterable
 
@@ -19,20 +21,31 @@ def summarize(
     """Every unlearned model against the target, at every precision, under the spec's policy."""
     items = list(items)
     summary = Summary(skipped_metrics=dict(skipped), policy=spec.policy.model_dump())
+    failed = {(v.model, v.precision_label): v for v in variants if v.error is not None}
     judged = [m for m in (*KNOWLEDGE_METRICS, UTILITY_METRIC) if m in spec.metrics and m not in skipped]
-    summary.cells = [cell for metric in judged for cell in _metric_cells(spec, variants, items, metric)]
+    cells = [cell for metric in judged for cell in _metric_cells(spec, variants, items, metric)]
+    summary.cells = [cell for cell in cells if (cell.model, cell.precision_label) not in failed]
     _fill_maps(summary)
     by_variant = {(v.model, v.precision_label): v for v in variants}
     for model in spec.model_names[1:]:
         for label in spec.precision_labels:
             _privleak_recovery(summary, by_variant, model, label)
-            _judge_variant(summary, spec, by_variant, model, label)
+            if (model, label) not in failed:
+                _judge_variant(summary, spec, by_variant, model, label)
+    summary.reasons.extend(_failure_reason(variant) for variant in failed.values())
+    # a variant that failed cannot pass: the audit as a whole is at best inconclusive
     verdicts = [v for per_model in summary.verdicts.values() for v in per_model.values()]
+    verdicts += ["inconclusive" for _ in failed.values()]
     summary.verdict = worst(verdicts) if verdicts else None
     if summary.verdict is None:
         message = "no verdict: no forget-knowledge metric (verbmem_f, knowmem_f) could be measured"
         summary.reasons.append(Reason(code="no_knowledge_metric", message=message))
     return summary
+
+
+def _failure_reason(variant: VariantResult) -> Reason:
+    message = f"{variant.model} at {variant.precision_label}: no verdict, the variant failed: {variant.error}"
+    return Reason(code="variant_failed", model=variant.model, precision_label=variant.precision_label, message=message)
 
 
 def worst(verdicts: list[Verdict]) -> Verdict:

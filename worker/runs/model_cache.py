@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from worker.engine.digest import WEIGHT_SUFFIXES
+from worker.engine.model_digest import WEIGHT_SUFFIXES
 from worker.engine.models import LoadedModel, load_model, release_memory, resolve_checkpoint
 
 

@@ -4,6 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import TypeAdapter
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from service.artifacts import audit_checkpoint_dir
@@ -36,6 +37,7 @@ from worker.engine.variant import (
     reused_outcome,
     unlearn_model,
 )
+from worker.runs.artifacts import local_copy, prefetch, publish
 from worker.runs.lifecycle import Claim, OutputWriter, finish_audit
 from worker.runs.model_cache import MODEL_CACHE
 
@@ -56,12 +58,30 @@ def allowed_model_source(
     session: Session, settings: Settings, audit: Audit, spec: AuditSpec, model: str
 ) -> tuple[str, str | None]:
     """`model_source`, checked again right before it is loaded: the tenant's model roots, as resolved now (a
-    symlink may have changed since submission), and the audit's own checkpoints."""
+    symlink may have changed since submission), and the audit's own checkpoints (downloaded from the artifact
+    store first when they were made elsewhere)."""
     source, revision = model_source(session, audit, spec, model)
-    tenant = session.get(Tenant, audit.tenant_id)
-    roots = [*tenant_model_roots(settings, tenant.name if tenant else ""), audit_checkpoint_dir(settings, audit.id)]
-    require_allowed(source, settings, roots)
+    if any(config.name == model for config in spec.unlearning):  # the audit's own: this machine's copy
+        source = str(local_copy(settings, audit.id, model))
+    require_allowed(source, settings, model_roots(session, settings, audit))
     return source, revision
+
+
+def model_roots(session: Session, settings: Settings, audit: Audit) -> list[Path]:
+    """Where the audit's models may be read from: the tenant's model roots and the audit's own checkpoints."""
+    tenant = session.get(Tenant, audit.tenant_id)
+    return [*tenant_model_roots(settings, tenant.name if tenant else ""), audit_checkpoint_dir(settings, audit.id)]
+
+
+def visible_roots(settings: Settings, audit_id: str) -> list[Path]:
+    """The folders whose paths a failed run's reason may show (none once the audit is gone, or when the database
+    cannot say: the run failing may be the database's doing)."""
+    try:
+        with session_scope(settings.sqlalchemy_url) as session:
+            audit = repository.audit_by_id(session, audit_id)
+            return model_roots(session, settings, audit) if audit is not None else []
+    except SQLAlchemyError:
+        return []
 
 
 def model_source(session: Session, audit: Audit, spec: AuditSpec, model: str) -> tuple[str, str | None]:
@@ -81,6 +101,7 @@ def evaluate(settings: Settings, claim: Claim, progress: Progress) -> OutputWrit
     """Evaluate a variant, or take the results of a model whose quantized state its collision run proved equal,
     or those of this tenant's earlier audit with the same result key (unless the spec says `"cache": false`)."""
     precision = PRECISION.validate_python(claim.precision)
+    prefetch(settings, claim.audit_id, claim.model)
     with session_scope(settings.sqlalchemy_url) as session:
         audit, spec, corpus = audit_inputs(session, claim.audit_id)
         tenant_id = audit.tenant_id
@@ -160,6 +181,7 @@ def identical_result(session: Session, audit_id: str, spec: AuditSpec, model: st
 
 def collision(settings: Settings, claim: Claim, progress: Progress) -> OutputWriter:
     """Reads both checkpoints tensor by tensor (no model-size limit applies: no model is loaded whole)."""
+    prefetch(settings, claim.audit_id, claim.model)
     with session_scope(settings.sqlalchemy_url) as session:
         audit, spec, _corpus = audit_inputs(session, claim.audit_id)
         target_source = allowed_model_source(session, settings, audit, spec, TARGET_NAME)
@@ -194,6 +216,7 @@ def unlearn(settings: Settings, claim: Claim, progress: Progress) -> OutputWrite
     checkpoint_root = audit_checkpoint_dir(settings, audit.id)
     folder, record = unlearn_model(config, target, corpus, seed, checkpoint_root, progress)
     MODEL_CACHE.clear()  # training may have touched the cached target's weights
+    record.checkpoint = publish(settings, audit.id, claim.model, folder)  # the store's URL when one is set
 
     def write(session: Session, run: Run, audit: Audit) -> None:
         session.add(
@@ -201,7 +224,7 @@ def unlearn(settings: Settings, claim: Claim, progress: Progress) -> OutputWrite
                 run_id=run.id,
                 audit_id=audit.id,
                 model=run.model,
-                checkpoint=str(folder),
+                checkpoint=record.checkpoint,
                 record=record.model_dump(mode="json"),
             )
         )

@@ -93,3 +93,57 @@ def test_end_to_end_run_writes_the_three_report_files(
     assert "<svg" in (out / "report.html").read_text()
     printed = capsys.readouterr().out
     assert "verdict:" in printed and "rtn-w4-g32-asym" in printed
+
+
+@pytest.mark.slow
+def test_a_failing_variant_is_reported_with_its_reason_and_the_run_exits_1(
+    tmp_path, tiny_bundle, tiny_target_dir, tiny_unlearned_dir, monkeypatch, capsys
+):
+    """The unlearned model's 4-bit variant raises; every other variant is still evaluated and reported."""
+    from worker.engine.quantizers.rtn import RTNQuantizer
+
+    calls = []
+    quantize_layers = RTNQuantizer.quantize_layers
+
+    def second_call_raises(self, model, tokenizer, calibration_texts):
+        calls.append(model)
+        if len(calls) > 1:
+            raise RuntimeError("cannot quantize this model\nsecond line of internals")
+        return quantize_layers(self, model, tokenizer, calibration_texts)
+
+    monkeypatch.setattr(RTNQuantizer, "quantize_layers", second_call_raises)
+    path = write_spec(
+        tmp_path,
+        {"target": {"model": str(tiny_target_dir)}, "unlearned": [{"name": "noisy", "model": str(tiny_unlearned_dir)}],
+         "corpus": tiny_bundle.to_document(), "precisions": [{"method": "rtn", "bits": 4, "group_size": 32}],
+         "metrics": ["verbmem_f", "knowmem_f", "collision"], "limits": {"max_items": 2, "bootstrap_samples": 20}},
+    )  # fmt: skip
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--quiet", "--no-cache"]) == 1
+    assert "1 variant(s) failed: noisy @ rtn-w4-g32-asym" in capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    failed = {(v["model"], v["precision_label"]): v["error"] for v in report["variants"]}
+    assert failed == {
+        ("target", "full"): None,
+        ("target", "rtn-w4-g32-asym"): None,
+        ("noisy", "full"): None,
+        ("noisy", "rtn-w4-g32-asym"): "RuntimeError: cannot quantize this model",
+    }
+    noisy_4bit = next(v for v in report["variants"] if v["error"])
+    assert noisy_4bit["metrics"] == {} and noisy_4bit["collision"]["overall"] > 0.9  # measured: it is kept
+    assert {i["model"] for i in report["items"] if i["precision_label"] == "rtn-w4-g32-asym"} == {"target"}
+    summary = report["summary"]
+    assert set(summary["verdicts"]["noisy"]) == {"full"}  # no verdict for the failed variant
+    assert summary["verdict"] in {"inconclusive", "fail"}  # a failed variant cannot pass
+    assert not [c for c in summary["cells"] if c["precision_label"] == "rtn-w4-g32-asym"]
+    reason = next(r for r in summary["reasons"] if r["code"] == "variant_failed")
+    assert (reason["model"], reason["precision_label"]) == ("noisy", "rtn-w4-g32-asym")
+    assert "RuntimeError: cannot quantize this model" in reason["message"]
+    rows = list(csv.DictReader((out / "report.csv").open()))
+    assert [(r["model"], r["metric"], r["error"]) for r in rows if r["error"]] == [
+        ("noisy", "", "RuntimeError: cannot quantize this model")
+    ]
+    assert len([r for r in rows if r["metric"]]) == 3 * 2  # the other three variants' two text metrics
+    page = (out / "report.html").read_text()
+    assert "variant failed, no verdict: RuntimeError: cannot quantize this model" in page
+    assert "variant_failed" in page

@@ -8,7 +8,6 @@ refused with the reason rather than failing inside the quantizer.
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM
 
 from service.specs.architectures import architecture_refusal
 from service.specs.audit import AuditSpec
@@ -21,7 +20,7 @@ from service.specs.precision import (
     GPTQPrecision,
     RTNPrecision,
 )
-from tests.architectures import ARCHITECTURES, Dimensions, architecture_config
+from tests.architectures import ARCHITECTURES, save_random_pair
 from tests.tiny_world import make_bundle, training_texts
 from worker.engine.collision import bucket_collision
 from worker.engine.models import load_model
@@ -63,21 +62,7 @@ def checkpoints(world):
 
 def save_pair(world, architecture: str):
     _bundle, tokenizer, root = world
-    config = architecture_config(
-        architecture, Dimensions(layers=1, vocab=len(tokenizer)), tokenizer.bos_token_id, tokenizer.eos_token_id,
-        tokenizer.pad_token_id,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(config)
-    folders = root / architecture / "target", root / architecture / "unlearned"
-    model.save_pretrained(folders[0])
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(torch.randn(parameter.shape, generator=torch.Generator().manual_seed(1)) * 1e-4)
-    model.save_pretrained(folders[1])
-    for folder in folders:
-        tokenizer.save_pretrained(folder)
-    return folders
+    return save_random_pair(architecture, tokenizer, root / architecture)
 
 
 def audit_spec(target, unlearned, precision) -> AuditSpec:

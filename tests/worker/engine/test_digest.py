@@ -1,26 +1,18 @@
-"""A local model folder's content digest: config.json and the weight files, nothing else."""
+"""A local model folder's content digest: its weight files and its model and tokenizer configuration, nothing
+else; the same digest names the model in the report and keys the result cache."""
 
-import hashlib
 import os
 
-from worker.engine.digest import content_digest
+from worker.engine.model_digest import FileDigests, content_digest, model_digest
 
 
-def folder_with(tmp_path, name, weights=b"\x01\x02\x03", config=b"{}"):
+def folder_with(tmp_path, name, weights=b"\x01\x02\x03", config=b'{"hidden_size": 8}'):
     folder = tmp_path / name
-    (folder / "sub").mkdir(parents=True)
+    folder.mkdir(parents=True)
     (folder / "config.json").write_bytes(config)
     (folder / "model.safetensors").write_bytes(weights)
-    (folder / "sub" / "extra.bin").write_bytes(b"bin")
     (folder / "README.md").write_text("not part of the model")
     return folder
-
-
-def test_the_digest_is_computed_as_documented(tmp_path):
-    expected = hashlib.sha256(
-        b"config.json\x002\x00{}" + b"model.safetensors\x003\x00\x01\x02\x03" + b"sub/extra.bin\x003\x00bin"
-    )
-    assert content_digest(folder_with(tmp_path, "a")) == f"sha256:{expected.hexdigest()}"
 
 
 def test_same_content_same_digest_any_change_another(tmp_path):
@@ -29,7 +21,13 @@ def test_same_content_same_digest_any_change_another(tmp_path):
     (copy / "README.md").write_text("another readme")
     assert content_digest(original) == content_digest(copy)
     assert content_digest(folder_with(tmp_path, "c", weights=b"\x01\x02\x04")) != content_digest(original)
-    assert content_digest(folder_with(tmp_path, "d", config=b'{"a": 1}')) != content_digest(original)
+    assert content_digest(folder_with(tmp_path, "d", config=b'{"hidden_size": 16}')) != content_digest(original)
+
+
+def test_the_report_and_the_cache_name_a_folder_alike(tmp_path):
+    folder = folder_with(tmp_path, "a")
+    assert content_digest(folder) == model_digest(folder, None, FileDigests(tmp_path / "memo"))
+    assert model_digest(folder, "f" * 40, FileDigests()) == f"hub:{'f' * 40}"
 
 
 def test_a_rewritten_file_is_hashed_again(tmp_path):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from worker.engine.digest import content_digest
+from worker.engine.model_digest import content_digest
 from worker.engine.models import ModelLoadError, load_model, resolve_checkpoint
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -177,3 +177,28 @@ def test_a_missing_variant_leaves_its_cell_undefined():
 def test_summaries_stored_before_schema_2_keep_their_sentences():
     summary = Summary.model_validate({"reasons": ["npo at full: verbmem_f retains 0.80"], "verdict": "fail"})
     assert summary.reasons[0].code == "note" and summary.reasons[0].message.startswith("npo at full")
+
+
+def test_a_failed_variant_has_no_verdict_and_keeps_the_audit_from_passing():
+    scores = paper_failure()
+    del scores[("npo", Q)]
+    variants, items = world(scores)
+    failed = VariantResult.failed("npo", {}, Q, "UnsupportedArchitecture: no")
+    summary = summarize(make_spec(), [*variants, failed], items, {})
+    assert summary.verdicts == {"npo": {FULL: "pass"}} and summary.verdict == "inconclusive"
+    assert not [c for c in summary.cells if c.precision_label == Q]
+    assert [(r.code, r.model, r.precision_label) for r in summary.reasons if r.code == "variant_failed"] == [
+        ("variant_failed", "npo", Q)
+    ]
+
+
+def test_a_failed_target_variant_leaves_that_precision_undefined_and_a_fail_elsewhere_stays():
+    scores = paper_failure()
+    scores[("npo", FULL)] = {"verbmem_f": scaled(0.9), "knowmem_r": BASE}  # retained at full: fails there
+    del scores[("target", Q)]
+    variants, items = world(scores)
+    failed = VariantResult.failed("target", {}, Q, "ModelLoadError: no")
+    summary = summarize(make_spec(), [*variants, failed], items, {})
+    assert summary.verdicts["npo"] == {FULL: "fail", Q: "undefined"} and summary.verdict == "fail"
+    assert "result_missing" in {r.code for r in cell(summary, Q).reasons}
+    assert ("variant_failed", "target") in {(r.code, r.model) for r in summary.reasons}
