@@ -6,11 +6,10 @@ import pytest
 from service.audits.report import load_report
 from service.audits.service import results
 from service.db import session_scope
-from service.keys.service import create_key
-from service.models import Audit, Corpus, ItemScore, Result, Run
+from service.models import Audit, Run
 from service.specs.render import report_to_csv, report_to_html
-from service.specs.report import VariantResult
 from tests.service.databases import fresh_database
+from tests.worker.stored_audits import store_audit
 from worker.engine.quantizers import IncompleteQuantization
 
 RTN = "rtn-w4-g128-asym"
@@ -41,32 +40,13 @@ def worker_database(tmp_path, monkeypatch):
 
 def stored_audit(url: str) -> tuple[str, str]:
     """An audit whose three other variants are stored; the id of the unlearned model's 4-bit run, still queued."""
+    audit_id = store_audit(url, "failures", SPEC, SCORES)
     with session_scope(url) as session:
-        tenant_id = create_key(session, "failures").tenant_id
-        corpus = Corpus(tenant_id=tenant_id, sha256="0" * 64, document={}, parts={"verbmem/forget": 3})
-        session.add(corpus)
-        session.flush()
-        audit = Audit(tenant_id=tenant_id, corpus_id=corpus.id, spec={**SPEC, "corpus": corpus.id}, status="running")
-        session.add(audit)
-        session.flush()
-        for (model, label), scores in SCORES.items():
-            run = Run(audit_id=audit.id, kind="evaluate", model=model, precision_label=label, precision={},
-                      status="succeeded")  # fmt: skip
-            session.add(run)
-            session.flush()
-            variant = VariantResult(model=model, precision={}, precision_label=label,
-                                    metrics={"verbmem_f": sum(scores) / len(scores)})  # fmt: skip
-            session.add(Result(run_id=run.id, audit_id=audit.id, variant=variant.model_dump(mode="json")))
-            session.add_all(
-                ItemScore(run_id=run.id, audit_id=audit.id, model=model, precision_label=label, metric="verbmem_f",
-                          item_index=index, score=score)
-                for index, score in enumerate(scores)
-            )  # fmt: skip
-        failing = Run(audit_id=audit.id, kind="evaluate", model="npo", precision_label=RTN,
+        failing = Run(audit_id=audit_id, kind="evaluate", model="npo", precision_label=RTN,
                       precision={"method": "rtn", "bits": 4}, status="queued")  # fmt: skip
         session.add(failing)
         session.flush()
-        return audit.id, failing.id
+        return audit_id, failing.id
 
 
 def test_a_failed_variant_leaves_the_rest_of_the_report_and_shows_why(worker_database):

@@ -3,11 +3,11 @@
 import pytest
 
 from service.db import session_scope
-from service.keys.service import create_key
-from service.models import Audit, Corpus, ItemScore, Result, Run
+from service.models import Audit
 from service.specs.audit import AuditSpec
 from service.specs.report import ItemRecord, VariantResult
 from tests.service.databases import fresh_database
+from tests.worker.stored_audits import store_audit
 from worker.engine.summary import summarize
 from worker.runs.work import summarize_audit
 
@@ -35,28 +35,7 @@ def database_url(tmp_path):
 
 
 def stored_audit(url: str) -> str:
-    with session_scope(url) as session:
-        tenant_id = create_key(session, "summary").tenant_id
-        corpus = Corpus(tenant_id=tenant_id, sha256="0" * 64, document={}, parts={"verbmem/forget": 6})
-        session.add(corpus)
-        session.flush()
-        audit = Audit(tenant_id=tenant_id, corpus_id=corpus.id, spec={**SPEC, "corpus": corpus.id}, status="running")
-        session.add(audit)
-        session.flush()
-        for (model, label), scores in SCORES.items():
-            run = Run(audit_id=audit.id, kind="evaluate", model=model, precision_label=label, precision={},
-                      status="succeeded")  # fmt: skip
-            session.add(run)
-            session.flush()
-            variant = VariantResult(model=model, precision={}, precision_label=label,
-                                    metrics={"verbmem_f": sum(scores) / len(scores)})  # fmt: skip
-            session.add(Result(run_id=run.id, audit_id=audit.id, variant=variant.model_dump(mode="json")))
-            session.add_all(
-                ItemScore(run_id=run.id, audit_id=audit.id, model=model, precision_label=label, metric="verbmem_f",
-                          item_index=index, score=score, output="generated text")
-                for index, score in reversed(list(enumerate(scores)))  # stored in no particular order
-            )  # fmt: skip
-        return audit.id
+    return store_audit(url, "summary", SPEC, SCORES)
 
 
 def test_the_summary_task_judges_on_paired_intervals_over_the_stored_item_scores(database_url):
