@@ -13,12 +13,15 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
 READ_BYTES = 1 << 24
 
 
+_IN_MEMORY: dict[str, str] = {}  # one per process: loading a model and keying the cache never hash a file twice
+
+
 class FileDigests:
-    """sha256 of files, memoised in memory and, when given a folder, on disk (one small file per entry)."""
+    """sha256 of files, memoised in this process's memory and, when given a folder, on disk (a file per entry)."""
 
     def __init__(self, memo_dir: Path | None = None) -> None:
         self.memo_dir = memo_dir
-        self._memo: dict[str, str] = {}
+        self._memo = _IN_MEMORY
 
     def of(self, path: Path) -> str:
         stat = path.stat()

@@ -38,3 +38,15 @@ def test_a_rewritten_file_is_hashed_again(tmp_path):
     stat = weights.stat()
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # a later modification time
     assert content_digest(folder) != before
+
+
+def test_the_report_and_the_cache_key_read_a_weight_file_once(tmp_path, monkeypatch):
+    from worker.engine import model_digest as digests
+
+    reads: list[str] = []
+    real = digests._file_sha256
+    monkeypatch.setattr(digests, "_file_sha256", lambda path: reads.append(path.name) or real(path))
+    folder = folder_with(tmp_path, "once")
+    content_digest(folder)  # as loading the model does
+    model_digest(folder, None, FileDigests(tmp_path / "memo"))  # as the result cache's key does
+    assert reads == ["model.safetensors"]
