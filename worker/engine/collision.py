@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from io import BufferedReader
 from pathlib import Path
 
+import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel
 
@@ -37,6 +38,7 @@ from service.specs.precision import PrecisionConfig
 from service.specs.report import CollisionResult
 from worker.engine.identity import StateHasher, has_exact_codes
 from worker.engine.quantizers import Quantizer, get_quantizer, is_transposed, linear_layers
+from worker.engine.quantizers.scan_kernels import EncodedChunk, PairCounts, ScanKernel, use_threads
 
 SINGLE_FILE = "model.safetensors"
 SHARD_INDEX = "model.safetensors.index.json"
@@ -208,6 +210,7 @@ class CollisionTally:
     n_moved: int = 0  # weights that differ between the two checkpoints (at full precision)
     equal_moved: int = 0  # of those, the ones whose quantized code is the same
     hashers: tuple[StateHasher, StateHasher] | None = None  # (target, unlearned) digests, for exact codes
+    kernel: ScanKernel | None = None  # the quantizer's fused form, when it has one
 
     def add(self, name: str, quantizer: Quantizer, target: torch.Tensor, unlearned: torch.Tensor) -> None:
         """One weight matrix [out, in], chunk by chunk of whole quantization groups."""
@@ -215,14 +218,30 @@ class CollisionTally:
         for hasher in self.hashers or ():
             hasher.matrix(name)
         for rows in row_chunks(target.shape, quantizer):
-            self.add_chunk(quantizer, target[rows].contiguous(), unlearned[rows].contiguous())
+            if self.kernel is None:
+                self.add_chunk(quantizer, target[rows].contiguous(), unlearned[rows].contiguous())
+            else:
+                self.add_scanned(*self.kernel.scan(as_float32(target[rows]), as_float32(unlearned[rows]), self.bins))
         self.per_layer[name] = (self.equal_codes - equal_before) / target.numel()
 
+    def add_scanned(self, target: EncodedChunk, unlearned: EncodedChunk, counts: PairCounts) -> None:
+        """A chunk's codes and counts from the quantizer's fused kernel (quantizers.scan_kernels)."""
+        for hasher, encoded in zip(self.hashers or (), (target, unlearned), strict=False):
+            hasher.codes(encoded.codes, encoded.scales, encoded.zero_points)
+        self.equal_codes += counts.equal_codes
+        self.n_weights += target.codes.size
+        self.n_moved += counts.moved
+        self.equal_moved += counts.equal_moved
+        self.equal_scales += counts.equal_scales
+        self.n_scales += counts.n_scales
+        self.counts += torch.from_numpy(counts.histogram)
+
     def add_chunk(self, quantizer: Quantizer, target: torch.Tensor, unlearned: torch.Tensor) -> None:
+        """A chunk through the quantizer's `weight_codes` (methods without a kernel)."""
         target_codes, unlearned_codes = quantizer.weight_codes(target), quantizer.weight_codes(unlearned)
         if self.hashers:
-            self.hashers[0].codes(target_codes)
-            self.hashers[1].codes(unlearned_codes)
+            self.hashers[0].codes(target_codes.codes, target_codes.scales)
+            self.hashers[1].codes(unlearned_codes.codes, unlearned_codes.scales)
         equal = target_codes.codes == unlearned_codes.codes
         moved_mask = unlearned != target
         self.equal_codes += int(torch.count_nonzero(equal))
@@ -231,8 +250,13 @@ class CollisionTally:
         self.equal_moved += int(torch.count_nonzero(equal.logical_and_(moved_mask)))
         self.equal_scales += int(torch.count_nonzero(target_codes.scales == unlearned_codes.scales))
         self.n_scales += target_codes.scales.numel()
-        moved = unlearned.float().sub_(target.float()).abs_()
+        moved = (unlearned.float() - target.float()).abs_()  # a new tensor: .float() of float32 is the chunk itself
         self.counts += distance_histogram(moved, target_codes.bucket_width, self.bins)
+
+
+def as_float32(chunk: torch.Tensor) -> np.ndarray:
+    """A chunk of a weight matrix as the contiguous float32 array a kernel reads."""
+    return chunk.detach().to(torch.float32).contiguous().numpy()
 
 
 def row_chunks(shape: tuple[int, ...], quantizer: Quantizer) -> Iterator[slice]:
@@ -266,7 +290,7 @@ def bucket_collision(
     quantizer.check_environment()
     model = meta_model(target_dir)
     quantizer.check_architecture(model.config.model_type)
-    tally = CollisionTally(bins=bins, counts=torch.zeros(bins + 1, dtype=torch.int64))
+    tally = CollisionTally(bins=bins, counts=torch.zeros(bins + 1, dtype=torch.int64), kernel=scan_kernel(quantizer))
     if has_exact_codes(precision, quantizer):
         tally.hashers = (StateHasher(precision.label), StateHasher(precision.label))
     with open_checkpoint(target_dir) as target, open_checkpoint(unlearned_dir) as unlearned:
@@ -292,6 +316,14 @@ def bucket_collision(
         target_digest=target_digest,
         digest=digest,
     )
+
+
+def scan_kernel(quantizer: Quantizer) -> ScanKernel | None:
+    """The quantizer's kernel, run on as many threads as torch (worker.engine.threads sets them)."""
+    kernel = quantizer.scan_kernel()
+    if kernel is not None:
+        use_threads(torch.get_num_threads())
+    return kernel
 
 
 def oriented(checkpoint: CheckpointTensors, tensor: QuantizedTensor) -> torch.Tensor:
@@ -320,12 +352,18 @@ def state_digest(folder: Path, precision: PrecisionConfig) -> str | None:
     model = meta_model(folder)
     quantizer.check_architecture(model.config.model_type)
     hasher = StateHasher(precision.label)
+    kernel = scan_kernel(quantizer)
     with open_checkpoint(folder) as checkpoint:
         tensors = quantized_tensors(model, folder, set(checkpoint.stored))
         for tensor in tensors:
             hasher.matrix(tensor.name)
             weight = oriented(checkpoint, tensor)
             for rows in row_chunks(tuple(weight.shape), quantizer):
-                hasher.codes(quantizer.weight_codes(weight[rows].contiguous()))
+                if kernel is None:
+                    codes = quantizer.weight_codes(weight[rows].contiguous())
+                    hasher.codes(codes.codes, codes.scales)
+                else:
+                    encoded = kernel.encode(as_float32(weight[rows]))
+                    hasher.codes(encoded.codes, encoded.scales, encoded.zero_points)
         hash_unquantized(hasher, checkpoint, tensors)
     return hasher.hexdigest()

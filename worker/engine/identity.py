@@ -2,8 +2,9 @@
 
 Two models with the same digest at a precision give the same outputs there, so only one of them is evaluated:
 the digest covers, in a fixed order, the precision's label; for every quantized weight matrix its name and,
-chunk by chunk of whole quantization groups, its codes, its group scales and the values the codes take (the
-zero point of an asymmetric grid shows in the values); every other stored tensor (embeddings, norms, biases,
+chunk by chunk of whole quantization groups, its codes, its group scales and (asymmetric RTN) its zero points,
+which with the label fix the values the codes take (codes as the quantizer's fused kernel writes them, one byte
+each: quantizers.scan_kernels); every other stored tensor (embeddings, norms, biases,
 the output head) byte for byte with its name, dtype and shape; and the files that configure the model, its
 tokenizer and its generation (JSON compared as parsed, without the keys that only record where or with which
 version a folder was written). It is computed streaming (worker.engine.collision reads the tensors one at a
@@ -14,13 +15,17 @@ their codes depend on the calibration data and the order of rounding.
 import hashlib
 import json
 from pathlib import Path
+from typing import TypeAlias
 
+import numpy as np
 import torch
 
 from service.specs.precision import PrecisionConfig
-from worker.engine.quantizers import Quantizer, WeightCodes
+from worker.engine.quantizers import Quantizer
 
-DIGEST_FORMAT = b"unlearn-audit quantized state 1\n"
+Buffer: TypeAlias = torch.Tensor | np.ndarray
+
+DIGEST_FORMAT = b"unlearn-audit quantized state 2\n"
 BEHAVIOUR_FILES = (
     "config.json",
     "generation_config.json",
@@ -54,9 +59,10 @@ class StateHasher:
         """A quantized weight matrix begins: its chunks' codes follow."""
         self._text(name)
 
-    def codes(self, codes: WeightCodes) -> None:
-        for tensor in (codes.codes, codes.scales, codes.dequantized):
-            self._bytes(tensor)
+    def codes(self, codes: Buffer, scales: Buffer, zero_points: Buffer | None = None) -> None:
+        """One chunk of a quantized matrix: its codes, group scales and zero points (with the label, its values)."""
+        for part in (codes, scales) if zero_points is None else (codes, scales, zero_points):
+            self._bytes(part)
 
     def tensor(self, name: str, tensor: torch.Tensor) -> None:
         self._text(f"{name} {str(tensor.dtype).removeprefix('torch.')} {tuple(tensor.shape)}")
@@ -76,11 +82,16 @@ class StateHasher:
         encoded = text.encode()
         self._sha.update(len(encoded).to_bytes(8, "little") + encoded)
 
-    def _bytes(self, tensor: torch.Tensor) -> None:
-        flat = tensor.detach().contiguous().reshape(-1)
-        self._sha.update(len(flat).to_bytes(8, "little"))
-        if flat.numel():
-            self._sha.update(flat.view(torch.uint8).numpy().tobytes())
+    def _bytes(self, data: Buffer) -> None:
+        """Its number of elements, then its bytes (read in place: numpy has no bfloat16, bytes have no dtype)."""
+        if isinstance(data, torch.Tensor):
+            flat = data.detach().contiguous().reshape(-1)
+            count, raw = flat.numel(), flat.view(torch.uint8).numpy()
+        else:
+            count, raw = data.size, np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+        self._sha.update(count.to_bytes(8, "little"))
+        if count:
+            self._sha.update(raw)
 
 
 def _normalised(path: Path) -> bytes:

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import ClassVar, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, NamedTuple, TypeVar
 
 import torch
 from torch import nn
@@ -27,6 +27,9 @@ from transformers.pytorch_utils import Conv1D
 from service.specs.architectures import architecture_refusal
 from service.specs.precision import PrecisionConfig
 from service.specs.report import QuantizedWeights
+
+if TYPE_CHECKING:  # numba is imported only when a kernel is asked for
+    from worker.engine.quantizers.scan_kernels import ScanKernel
 
 OUTPUT_HEAD_NAMES = ("lm_head", "embed_out", "output")
 """Output projections that stay in full precision (transformers' quantizers skip them too)."""
@@ -139,6 +142,10 @@ class Quantizer(ABC, Generic[ConfigT]):
     @abstractmethod
     def weight_codes(self, weight: torch.Tensor) -> WeightCodes:
         """The codes this method gives a 2-D weight matrix [out_features, in_features]."""
+
+    def scan_kernel(self) -> "ScanKernel | None":
+        """The fused CPU form of `weight_codes` (quantizers.scan_kernels) that streaming scans use, if any."""
+        return None
 
     def rows_per_group(self, in_features: int) -> int:
         """Rows of a weight matrix that a chunk must hold a multiple of so that no quantization group is cut.

@@ -25,7 +25,7 @@ import logging
 import math
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch import nn
@@ -34,6 +34,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from service.specs.precision import BnbFP4Precision, BnbInt8Precision, BnbNF4Precision
 from worker.engine.models import TORCH_DTYPES
 from worker.engine.quantizers.base import ConfigT, Quantizer, WeightCodes, as_linear, copy_with, linear_layers
+
+if TYPE_CHECKING:  # numba is imported only when a kernel is asked for
+    from worker.engine.quantizers.scan_kernels import ScanKernel
 
 INT8_LEVELS = 127
 
@@ -124,6 +127,14 @@ class _Bnb4bitQuantizer(_BnbQuantizer[BnbFP4Precision | BnbNF4Precision]):
             compute_bucket_width=bucket_width,
             compute_dequantized=lambda: (table[codes] * block_absmax).view(weight.shape),
         )
+
+    def scan_kernel(self) -> "ScanKernel":
+        from bitsandbytes.functional import get_4bit_type
+
+        from worker.engine.quantizers.scan_kernels import FourBitKernel, FourBitTable
+
+        table = get_4bit_type(self.quant_type, device="cpu").float().numpy()
+        return FourBitKernel(FourBitTable.of(table), self.config.block_size)
 
     def rows_per_group(self, in_features: int) -> int:
         """Blocks of `block_size` run over the flattened matrix: a chunk of rows must end on a block edge."""

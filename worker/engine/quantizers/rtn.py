@@ -20,6 +20,7 @@ for RTN.
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -27,6 +28,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from service.specs.precision import RTNPrecision
 from worker.engine.quantizers.base import Quantizer, WeightCodes, copy_with, linear_layers, stored_layout, weight_matrix
+
+if TYPE_CHECKING:  # numba is imported only when a kernel is asked for
+    from worker.engine.quantizers.scan_kernels import ScanKernel
 
 
 @dataclass
@@ -145,3 +149,8 @@ class RTNQuantizer(Quantizer[RTNPrecision]):
     def weight_codes(self, weight: torch.Tensor) -> WeightCodes:
         config = self.config
         return rtn_weight_codes(weight, config.bits, config.group_size, config.symmetric)
+
+    def scan_kernel(self) -> "ScanKernel":
+        from worker.engine.quantizers.scan_kernels import RTNKernel
+
+        return RTNKernel(self.config.bits, self.config.group_size, self.config.symmetric)
