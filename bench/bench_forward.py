@@ -4,11 +4,13 @@ Two Llama-style models built from a config (random weights; the speed of a pass 
 "llm-shapes" has the shapes of real LLMs (head size 128, a 32k vocabulary), "bench" is bench/bench_eval.py's
 model (head size 32, an 8k vocabulary). Workloads: PrivLeak-like texts of mixed lengths and perplexity-like
 chunks of 1,024 tokens, random token ids. Each pass runs before (the model's full logits, the softmax a row at
-a time: `_full_logprobs`) and after (`token_logprobs`: the output layer a chunk at a time), side by side in one
-run, medians of repeats. GF/s counts the matrix products of the pass (linear layers, causal attention, output
-layer); "matmul GF/s" times plain matrix products of exactly those shapes alongside, and "ratio" is achieved
-over matmul. A decoding step is timed last: at batch 16 over transformers' preallocated cache and over the
-one read up to its filled length, at batch 1 over a growing cache and over the preallocated one.
+a time: `_full_logprobs`, in batches of mixed lengths up to LOGPROB_BATCH_TOKENS, padding included) and after
+(`token_logprobs`: the output layer a chunk at a time, rows batched only with rows of nearly their length), side
+by side in one run, medians of repeats. GF/s counts the matrix products of the pass (linear layers, causal
+attention, output layer); "matmul GF/s" times plain matrix products of exactly those shapes alongside, and
+"ratio" is achieved over matmul. A decoding step is timed last: at batch 16 over transformers' preallocated
+cache and over the one read up to its filled length, at batch 1 over a growing cache and over the preallocated
+one.
 
     PYTHONPATH=. .venv/bin/python bench/bench_forward.py [--threads 1] [--repeats 3] [--texts 4]
 """
@@ -96,7 +98,8 @@ def matmul_seconds(products: list[tuple[int, int, int, int]]) -> float:
 
 
 def before(model: LlamaForCausalLM, sequences: list[list[int]]) -> list[list[float]]:
-    """The full-logits path over the same batches as `token_logprobs`."""
+    """The full-logits path over batches of mixed lengths (what `token_logprobs` ran before its rows were batched
+    only with rows of nearly their length)."""
     rows: list[list[float]] = [[] for _ in sequences]
     with torch.inference_mode():
         for batch in _batches_by_length([len(s) for s in sequences], BATCH_SIZE, LOGPROB_BATCH_TOKENS):

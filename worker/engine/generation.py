@@ -20,6 +20,7 @@ from worker.engine.output_layer import chunked_logprobs, logits_are_head_of_hidd
 BatchDone = Callable[[int], None]  # called with the number of items finished so far
 MIN_SHARED_PREFIX = 8  # tokens; a shorter shared prefix is not worth a pass of its own
 LOGPROB_BATCH_TOKENS = 4096  # padded tokens per log-prob batch (bounds the logits tensor)
+LOGPROB_MIN_LENGTH_SHARE = 0.9  # a log-prob batch's rows are >= 0.9 of its longest: padding <= 10% of a row
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,14 @@ def prompt_room(model: PreTrainedModel, max_new_tokens: int) -> int:
     return room
 
 
-def _batches_by_length(lengths: Sequence[int], batch_size: int, max_batch_tokens: int | None = None) -> list[list[int]]:
+def _batches_by_length(
+    lengths: Sequence[int], batch_size: int, max_batch_tokens: int | None = None, min_length_share: float = 0.0
+) -> list[list[int]]:
     """Item indices grouped in batches of similar length, longest first (a memory error shows at once).
 
     A batch holds at most `batch_size` items and, when `max_batch_tokens` is given, at most that many
-    padded tokens (one item always fits).
+    padded tokens (one item always fits); an item joins a batch only when it is at least `min_length_share`
+    of the batch's longest item (so at most 1 - share of its row is padding).
     """
     order = sorted(range(len(lengths)), key=lambda index: -lengths[index])
     batches: list[list[int]] = []
@@ -77,6 +81,7 @@ def _batches_by_length(lengths: Sequence[int], batch_size: int, max_batch_tokens
             batch is None
             or len(batch) == batch_size
             or (max_batch_tokens is not None and (len(batch) + 1) * lengths[batch[0]] > max_batch_tokens)
+            or lengths[index] < min_length_share * lengths[batch[0]]
         ):
             batches.append([index])
         else:
@@ -302,15 +307,18 @@ def token_logprobs(
     taken and the softmax runs one row at a time. Batches are capped at `max_batch_tokens`
     padded tokens: the logits of a batch take batch x T x vocabulary floats, and on a CPU long texts in one
     batch ran slower than one at a time (KnowMem-retain's perplexity on 32 MUSE-News texts of ~2,400
-    tokens, batches of 16: 127 s against 83 s).
+    tokens, batches of 16: 127 s against 83 s). A row shorter than `LOGPROB_MIN_LENGTH_SHARE` of its batch's
+    longest starts a batch of its own: the decoder computes every padded position, and on texts of mixed
+    lengths (bench/bench_forward.py's PrivLeak texts) padding was 15% of the decoder's tokens.
     """
     results: list[list[float]] = [[] for _ in sequences]
     done = 0
     chunked = logits_are_head_of_hidden(model)
-    for batch in _batches_by_length([len(s) for s in sequences], batch_size, max_batch_tokens):
+    all_lengths = [len(s) for s in sequences]
+    for batch in _batches_by_length(all_lengths, batch_size, max_batch_tokens, LOGPROB_MIN_LENGTH_SHARE):
         input_ids, _ = _pad([sequences[i] for i in batch], pad_token_id, left=False)
         input_ids = input_ids.to(model.device)
-        lengths = [len(sequences[index]) for index in batch]
+        lengths = [all_lengths[index] for index in batch]
         rows = chunked_logprobs(model, input_ids, lengths) if chunked else _full_logprobs(model, input_ids, lengths)
         for index, row in zip(batch, rows, strict=True):
             results[index] = row

@@ -135,6 +135,13 @@ def test_batches_are_longest_first_and_respect_the_token_budget():
     assert _batches_by_length([100, 90], batch_size=4, max_batch_tokens=50) == [[0], [1]]
 
 
+def test_a_much_shorter_item_starts_a_batch_of_its_own():
+    lengths = [100, 95, 89, 90, 50]
+    # 90 and 95 are >= 0.9 of 100; 89 is not, and starts a batch that 50 (< 0.9 x 89) cannot join
+    assert _batches_by_length(lengths, batch_size=4, min_length_share=0.9) == [[0, 1, 3], [2], [4]]
+    assert _batches_by_length(lengths, batch_size=4) == [[0, 1, 3, 2], [4]]
+
+
 def test_logprobs_in_budgeted_batches_equal_the_hand_computation():
     table = torch.log(torch.tensor([[0.5, 0.25, 0.25], [0.1, 0.6, 0.3], [0.2, 0.2, 0.6]]))
     sequences = [[0, 1, 1, 2], [2, 0], [1, 1, 1]]
