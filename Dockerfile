@@ -25,7 +25,7 @@ CMD ["uvicorn", "service.main:create_app", "--factory", "--host", "0.0.0.0", "--
 # ---- worker: CUDA runtime, torch for CUDA, the engine ------------------------------------------------
 FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 AS worker
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 UNLEARN_AUDIT_DATA_DIR=/data \
-    HF_HOME=/data/hf-cache VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH PYTHONPATH=/app
+    HF_HOME=/data/hf-cache NUMBA_CACHE_DIR=/data/numba-cache VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH PYTHONPATH=/app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv python3-dev gcc \
     && rm -rf /var/lib/apt/lists/* && python3 -m venv /opt/venv
 WORKDIR /app

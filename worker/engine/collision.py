@@ -38,7 +38,13 @@ from service.specs.precision import PrecisionConfig
 from service.specs.report import CollisionResult
 from worker.engine.identity import StateHasher, has_exact_codes
 from worker.engine.quantizers import Quantizer, get_quantizer, is_transposed, linear_layers
-from worker.engine.quantizers.scan_kernels import EncodedChunk, PairCounts, ScanKernel, use_threads
+from worker.engine.quantizers.scan_kernels import (
+    EncodedChunk,
+    PairCounts,
+    ScanKernel,
+    bfloat16_to_float32,
+    use_threads,
+)
 
 SINGLE_FILE = "model.safetensors"
 SHARD_INDEX = "model.safetensors.index.json"
@@ -92,13 +98,13 @@ class CheckpointTensors:
             raise CheckpointError(f"{self.folder}: tensor '{name}' has dtype {stored.dtype}, which is not compared")
         handle = self._handles[stored.file]
         handle.seek(stored.start)
-        buffer = bytearray(stored.end - stored.start)
-        if handle.readinto(buffer) != len(buffer):
+        buffer = np.empty(stored.end - stored.start, np.uint8)  # not zero-filled: every byte is read into it
+        if handle.readinto(memoryview(buffer)) != len(buffer):
             raise CheckpointError(f"{self.folder / stored.file}: tensor '{name}' is cut short (truncated file)")
         dtype = SAFETENSORS_DTYPES[stored.dtype]
         if len(buffer) != math.prod(stored.shape) * dtype.itemsize:
             raise CheckpointError(f"{self.folder / stored.file}: tensor '{name}' has {len(buffer)} bytes for its shape")
-        return torch.frombuffer(buffer, dtype=dtype).reshape(stored.shape) if buffer else torch.empty(stored.shape)
+        return torch.from_numpy(buffer).view(dtype).reshape(stored.shape) if len(buffer) else torch.empty(stored.shape)
 
 
 def read_header(path: Path, file: str, handle: BufferedReader) -> dict[str, StoredTensor]:
@@ -255,8 +261,11 @@ class CollisionTally:
 
 
 def as_float32(chunk: torch.Tensor) -> np.ndarray:
-    """A chunk of a weight matrix as the contiguous float32 array a kernel reads."""
-    return chunk.detach().to(torch.float32).contiguous().numpy()
+    """A chunk of a weight matrix as the contiguous float32 array a kernel reads, converted without torch."""
+    chunk = chunk.detach().contiguous()
+    if chunk.dtype == torch.bfloat16:
+        return bfloat16_to_float32(chunk.view(torch.int16).numpy().view(np.uint16))
+    return chunk.numpy().astype(np.float32, copy=False)
 
 
 def row_chunks(shape: tuple[int, ...], quantizer: Quantizer) -> Iterator[slice]:

@@ -42,6 +42,22 @@ def use_threads(count: int) -> None:
     numba.set_num_threads(max(1, min(count, numba.config.NUMBA_NUM_THREADS)))
 
 
+@njit(parallel=True, error_model="numpy", cache=True)
+def _widen_bfloat16(halves, words):
+    """bfloat16 bit patterns (uint16) to float32 bit patterns (uint32): the same bits, 16 zero bits after."""
+    for i in prange(halves.shape[0]):
+        words[i] = np.uint32(halves[i]) << 16
+
+
+def bfloat16_to_float32(halves: np.ndarray) -> np.ndarray:
+    """float32 values of bfloat16 weights given as their uint16 bit patterns, converted here rather than by torch:
+    torch's own thread pool, busy right after each kernel's, slowed that conversion about 20x in a scan (measured)."""
+    words: np.ndarray = np.empty(halves.shape, np.uint32)
+    with LAUNCH:
+        _widen_bfloat16(halves.reshape(-1), words.reshape(-1))
+    return words.view(np.float32)
+
+
 @dataclass(frozen=True)
 class EncodedChunk:
     """The quantized form of a chunk: one-byte codes, group scales and (asymmetric RTN) zero points."""
