@@ -98,8 +98,8 @@ class CheckpointTensors:
             raise CheckpointError(f"{self.folder}: tensor '{name}' has dtype {stored.dtype}, which is not compared")
         handle = self._handles[stored.file]
         handle.seek(stored.start)
-        buffer = np.empty(stored.end - stored.start, np.uint8)  # not zero-filled: every byte is read into it
-        if handle.readinto(memoryview(buffer)) != len(buffer):
+        buffer: np.ndarray = np.empty(stored.end - stored.start, np.uint8)  # not zero-filled: all of it is read
+        if handle.readinto(buffer.data) != len(buffer):
             raise CheckpointError(f"{self.folder / stored.file}: tensor '{name}' is cut short (truncated file)")
         dtype = SAFETENSORS_DTYPES[stored.dtype]
         if len(buffer) != math.prod(stored.shape) * dtype.itemsize:
