@@ -1,17 +1,28 @@
 """Per-tenant quotas (settings): how much unfinished work and stored corpus text one tenant may hold.
 
 A request that would go over one is refused with QuotaError (429 with Retry-After): it may succeed once the
-tenant's runs finish or it deletes corpora.
+tenant's runs finish or it deletes corpora. Each check first locks the tenant's row until the request's
+transaction ends (SELECT ... FOR UPDATE on PostgreSQL), so that two concurrent requests of one tenant are
+counted one after the other instead of both passing on the same count. SQLite has no row locks; the embedded
+server it backs serves one user.
 """
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.corpora import repository as corpora_repository
 from service.errors import QuotaError
+from service.models import Tenant
 from service.runs import repository as run_repository
 
 
+def lock_tenant(session: Session, tenant_id: str) -> None:
+    """Hold the tenant's row until this transaction ends: its other requests' quota checks wait for it."""
+    session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+
+
 def check_unfinished_runs(session: Session, tenant_id: str, new_runs: int, limit: int) -> None:
+    lock_tenant(session, tenant_id)
     unfinished = run_repository.unfinished_count_of_tenant(session, tenant_id)
     if unfinished + new_runs > limit:
         raise QuotaError(
@@ -21,6 +32,7 @@ def check_unfinished_runs(session: Session, tenant_id: str, new_runs: int, limit
 
 
 def check_corpus_bytes(session: Session, tenant_id: str, new_bytes: int, limit: int) -> None:
+    lock_tenant(session, tenant_id)
     stored = corpora_repository.stored_bytes(session, tenant_id)
     if stored + new_bytes > limit:
         raise QuotaError(
