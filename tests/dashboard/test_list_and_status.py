@@ -86,7 +86,7 @@ def test_names_and_labels_are_shown_and_filter_the_list(live_service, page):
     page.fill("#label-filter", "team:ml")
     page.press("#label-filter", "Tab")  # the filter applies when the field is left (or on Enter)
     expect(rows).to_have_count(1)
-    assert rows.first.get_attribute("data-audit-id") == ml
+    expect(rows.first).to_have_attribute("data-audit-id", ml)  # waits: a count of 1 may still be the last filter
     assert "label=team%3Aml" in page.url
     page.fill("#label-filter", "")
     page.press("#label-filter", "Tab")
@@ -98,7 +98,7 @@ def test_names_and_labels_are_shown_and_filter_the_list(live_service, page):
     page.fill("#name-filter", "sweep")
     page.press("#name-filter", "Tab")
     expect(rows).to_have_count(1)
-    assert rows.first.get_attribute("data-audit-id") == ml
+    expect(rows.first).to_have_attribute("data-audit-id", ml)  # waits: a count of 1 may still be the last filter
 
     rows.first.locator("a.audit-name").click()
     expect(page.locator("#audit-heading h1")).to_have_text("ML sweep")
