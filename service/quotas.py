@@ -7,22 +7,16 @@ counted one after the other instead of both passing on the same count. SQLite ha
 server it backs serves one user.
 """
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.corpora import repository as corpora_repository
 from service.errors import QuotaError
-from service.models import Tenant
+from service.keys import repository as keys_repository
 from service.runs import repository as run_repository
 
 
-def lock_tenant(session: Session, tenant_id: str) -> None:
-    """Hold the tenant's row until this transaction ends: its other requests' quota checks wait for it."""
-    session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
-
-
 def check_unfinished_runs(session: Session, tenant_id: str, new_runs: int, limit: int) -> None:
-    lock_tenant(session, tenant_id)
+    keys_repository.lock_tenant(session, tenant_id)  # the tenant's other requests wait for this one
     unfinished = run_repository.unfinished_count_of_tenant(session, tenant_id)
     if unfinished + new_runs > limit:
         raise QuotaError(
@@ -32,7 +26,7 @@ def check_unfinished_runs(session: Session, tenant_id: str, new_runs: int, limit
 
 
 def check_corpus_bytes(session: Session, tenant_id: str, new_bytes: int, limit: int) -> None:
-    lock_tenant(session, tenant_id)
+    keys_repository.lock_tenant(session, tenant_id)  # the tenant's other requests wait for this one
     stored = corpora_repository.stored_bytes(session, tenant_id)
     if stored + new_bytes > limit:
         raise QuotaError(

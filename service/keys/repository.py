@@ -14,6 +14,11 @@ def has_tenants(session: Session) -> bool:
     return bool(session.scalar(select(func.count()).select_from(Tenant)))
 
 
+def lock_tenant(session: Session, tenant_id: str) -> None:
+    """Hold the tenant's row until this transaction ends (SELECT ... FOR UPDATE; nothing on SQLite)."""
+    session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+
+
 def add_tenant(session: Session, name: str) -> Tenant:
     tenant = Tenant(name=name)
     session.add(tenant)
