@@ -3,8 +3,9 @@
 Two models with the same digest at a precision give the same outputs there, so only one of them is evaluated:
 the digest covers, in a fixed order, the precision's label; for every quantized weight matrix its name and,
 chunk by chunk of whole quantization groups, its codes, its group scales and (asymmetric RTN) its zero points,
-which with the label fix the values the codes take (codes as the quantizer's fused kernel writes them, one byte
-each: quantizers.scan_kernels); every other stored tensor (embeddings, norms, biases,
+which with the label fix the values the codes take (codes in one byte where the quantizer has a fused kernel,
+quantizers.scan_kernels, else as its `weight_codes` gives them; one path per quantizer, so digests of one
+precision are always comparable); every other stored tensor (embeddings, norms, biases,
 the output head) byte for byte with its name, dtype and shape; and the files that configure the model, its
 tokenizer and its generation (JSON compared as parsed, without the keys that only record where or with which
 version a folder was written). It is computed streaming (worker.engine.collision reads the tensors one at a
