@@ -15,8 +15,11 @@ their codes depend on the calibration data and the order of rounding.
 
 import hashlib
 import json
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import torch
@@ -26,7 +29,7 @@ from worker.engine.quantizers import Quantizer
 
 Buffer: TypeAlias = torch.Tensor | np.ndarray
 
-DIGEST_FORMAT = b"unlearn-audit quantized state 2\n"
+DIGEST_FORMAT = b"unlearn-audit quantized state 3\n"
 BEHAVIOUR_FILES = (
     "config.json",
     "generation_config.json",
@@ -38,6 +41,7 @@ BEHAVIOUR_FILES = (
     "merges.txt",
     "tokenizer.model",
 )
+MAX_PENDING = 4  # chunks of codes waiting for a background hashing thread (their memory is held until then)
 VOLATILE_KEYS = frozenset(
     {"_name_or_path", "name_or_path", "transformers_version", "_commit_hash", "is_local", "local_files_only"}
 )  # where and how a folder was loaded or written, not what it computes
@@ -49,27 +53,43 @@ def has_exact_codes(precision: PrecisionConfig, quantizer: Quantizer) -> bool:
 
 
 class StateHasher:
-    """The digest of one model at one precision, fed in the order the module docstring gives."""
+    """The digest of one model at one precision, fed in the order the module docstring gives.
 
-    def __init__(self, label: str) -> None:
+    With `background`, chunks of codes are hashed on a thread of their own (hashlib lets go of the GIL), beside
+    the scan that computes the next ones; at most MAX_PENDING chunks wait. Close it (or use it in a `with`).
+    """
+
+    def __init__(self, label: str, background: bool = False) -> None:
         """`label`: the precision's (the result cache's configuration digest has its own)."""
         self._sha = hashlib.sha256(DIGEST_FORMAT)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="state-digest") if background else None
+        self._pending: deque[Future[None]] = deque()
         self._text(label)
+
+    def __enter__(self) -> "StateHasher":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def matrix(self, name: str) -> None:
         """A quantized weight matrix begins: its chunks' codes follow."""
-        self._text(name)
+        self._later(self._text, name)
 
     def codes(self, codes: Buffer, scales: Buffer, zero_points: Buffer | None = None) -> None:
-        """One chunk of a quantized matrix: its codes, group scales and zero points (with the label, its values)."""
+        """One chunk of a quantized matrix: its codes, group scales and zero points (with the label, its values).
+        They may be hashed later, on the background thread: the caller must not change them."""
         for part in (codes, scales) if zero_points is None else (codes, scales, zero_points):
-            self._bytes(part)
+            self._later(self._bytes, part)
 
     def tensor(self, name: str, tensor: torch.Tensor) -> None:
+        """A tensor left in full precision, hashed before this returns (its buffer may be reused after)."""
+        self._wait()
         self._text(f"{name} {str(tensor.dtype).removeprefix('torch.')} {tuple(tensor.shape)}")
         self._bytes(tensor)
 
     def files(self, folder: Path) -> None:
+        self._wait()
         for file in BEHAVIOUR_FILES:
             path = folder / file
             self._text(file if path.is_file() else f"{file} absent")
@@ -77,7 +97,24 @@ class StateHasher:
                 self._sha.update(_normalised(path))
 
     def hexdigest(self) -> str:
+        self._wait()
         return self._sha.hexdigest()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=True, cancel_futures=True)
+
+    def _later(self, update: Callable[[Any], None], data: Any) -> None:
+        if self._thread is None:
+            update(data)
+            return
+        self._pending.append(self._thread.submit(update, data))
+        if len(self._pending) > MAX_PENDING:
+            self._pending.popleft().result()
+
+    def _wait(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()  # an error on the thread is raised here
 
     def _text(self, text: str) -> None:
         encoded = text.encode()

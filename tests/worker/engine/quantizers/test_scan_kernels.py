@@ -9,6 +9,7 @@ from service.specs.precision import BnbFP4Precision, BnbNF4Precision, RTNPrecisi
 from worker.engine.collision import CollisionTally, bucket_collision, row_chunks
 from worker.engine.quantizers import get_quantizer
 from worker.engine.quantizers.base import Quantizer
+from worker.engine.quantizers.scan_kernels import kernel_input
 
 pytest.importorskip("bitsandbytes")
 
@@ -100,3 +101,18 @@ def test_kernels_run_on_numbas_own_pool_and_leave_torch_fast():
     kernel = get_quantizer(RTNPrecision(bits=4, group_size=64)).scan_kernel()
     kernel.encode(np.zeros((2, 64), np.float32))
     assert numba.threading_layer() == "workqueue"
+
+
+@pytest.mark.parametrize("precision", PRECISIONS, ids=lambda precision: precision.label)
+def test_bfloat16_chunks_are_widened_inside_the_kernel(precision):
+    """bfloat16 goes in as its bit patterns: the same codes, scales and counts as its float32 values."""
+    kernel = get_quantizer(precision).scan_kernel()
+    target, unlearned = (matrix.to(torch.bfloat16) for matrix in awkward_pair())
+    assert kernel_input(target).dtype == np.uint16
+    as_bits = kernel.scan(kernel_input(target), kernel_input(unlearned), 20)
+    as_floats = kernel.scan(target.float().numpy(), unlearned.float().numpy(), 20)
+    for bits, floats in zip(as_bits[:2], as_floats[:2], strict=True):
+        assert np.array_equal(bits.codes, floats.codes) and np.array_equal(bits.scales, floats.scales)
+    assert as_bits[2].histogram.tolist() == as_floats[2].histogram.tolist()
+    assert as_bits[2].equal_codes == as_floats[2].equal_codes and as_bits[2].moved == as_floats[2].moved
+    assert np.array_equal(kernel.encode(kernel_input(target)).codes, as_floats[0].codes)
