@@ -237,14 +237,15 @@ class CollisionTally:
     n_scales: int = 0
     n_moved: int = 0  # weights that differ between the two checkpoints (at full precision)
     equal_moved: int = 0  # of those, the ones whose quantized code is the same
-    hashers: tuple[StateHasher, StateHasher] | None = None  # (target, unlearned) digests, for exact codes
+    hashers: tuple[StateHasher | None, StateHasher | None] = (None, None)  # (target, unlearned) digests
     kernel: ScanKernel | None = None  # the quantizer's fused form, when it has one
 
     def add(self, name: str, quantizer: Quantizer, target: torch.Tensor, unlearned: torch.Tensor) -> None:
         """One weight matrix [out, in], chunk by chunk of whole quantization groups."""
         equal_before = self.equal_codes
-        for hasher in self.hashers or ():
-            hasher.matrix(name)
+        for hasher in self.hashers:
+            if hasher:
+                hasher.matrix(name)
         for rows in row_chunks(target.shape, quantizer, chunk_weights(self.kernel)):
             if self.kernel is None:
                 self.add_chunk(quantizer, target[rows].contiguous(), unlearned[rows].contiguous())
@@ -256,8 +257,9 @@ class CollisionTally:
 
     def add_scanned(self, target: EncodedChunk, unlearned: EncodedChunk, counts: PairCounts) -> None:
         """A chunk's codes and counts from the quantizer's fused kernel (quantizers.scan_kernels)."""
-        for hasher, encoded in zip(self.hashers or (), (target, unlearned), strict=False):
-            hasher.codes(encoded.codes, encoded.scales, encoded.zero_points)
+        for hasher, encoded in zip(self.hashers, (target, unlearned), strict=True):
+            if hasher:
+                hasher.codes(encoded.codes, encoded.scales, encoded.zero_points)
         self.equal_codes += counts.equal_codes
         self.n_weights += target.codes.size
         self.n_moved += counts.moved
@@ -269,9 +271,9 @@ class CollisionTally:
     def add_chunk(self, quantizer: Quantizer, target: torch.Tensor, unlearned: torch.Tensor) -> None:
         """A chunk through the quantizer's `weight_codes` (methods without a kernel)."""
         target_codes, unlearned_codes = quantizer.weight_codes(target), quantizer.weight_codes(unlearned)
-        if self.hashers:
-            self.hashers[0].codes(target_codes.codes, target_codes.scales)
-            self.hashers[1].codes(unlearned_codes.codes, unlearned_codes.scales)
+        for hasher, codes in zip(self.hashers, (target_codes, unlearned_codes), strict=True):
+            if hasher:
+                hasher.codes(codes.codes, codes.scales)
         equal = target_codes.codes == unlearned_codes.codes
         moved_mask = unlearned != target
         self.equal_codes += int(torch.count_nonzero(equal))
@@ -310,9 +312,13 @@ def distance_histogram(moved: torch.Tensor, bucket_width: torch.Tensor, bins: in
 
 
 def bucket_collision(
-    target_dir: Path, unlearned_dir: Path, precision: PrecisionConfig, bins: int = 20
+    target_dir: Path, unlearned_dir: Path, precision: PrecisionConfig, bins: int = 20, target_digest: str | None = None
 ) -> CollisionResult:
-    """Share of weights of `unlearned_dir` that keep the target's quantized code under `precision`."""
+    """Share of weights of `unlearned_dir` that keep the target's quantized code under `precision`.
+
+    `target_digest`: the target's state digest at this precision when an earlier scan gave it (an audit scans
+    the target once per unlearned model): it is then reported as given, not hashed again.
+    """
     if precision.method == "full":
         raise ValueError("precision: bucket collision needs a quantizer; it is not defined for 'full'")
     if not 1 <= bins <= 200:
@@ -323,16 +329,22 @@ def bucket_collision(
     quantizer.check_architecture(model.config.model_type)
     tally = CollisionTally(bins=bins, counts=torch.zeros(bins + 1, dtype=torch.int64), kernel=scan_kernel(quantizer))
     with ExitStack() as stack:
-        if has_exact_codes(precision, quantizer):
-            target_hasher, hasher = (StateHasher(precision.label, background=True) for _ in range(2))
-            tally.hashers = (stack.enter_context(target_hasher), stack.enter_context(hasher))
+        exact = has_exact_codes(precision, quantizer)
+        if exact:
+            hasher = stack.enter_context(StateHasher(precision.label, background=True))
+            target_hasher = (
+                None if target_digest else stack.enter_context(StateHasher(precision.label, background=True))
+            )
+            tally.hashers = (target_hasher, hasher)
         target, unlearned = (stack.enter_context(open_checkpoint(folder)) for folder in (target_dir, unlearned_dir))
         tensors = matching_quantized_weights(model, target, unlearned)
         for tensor, (target_weight, unlearned_weight) in read_ahead(tensors, (target, unlearned)):
             tally.add(tensor.name, quantizer, target_weight, unlearned_weight)
-        for hasher, checkpoint in zip(tally.hashers or (), (target, unlearned), strict=False):
-            hash_unquantized(hasher, checkpoint, tensors)
-        target_digest, digest = (h.hexdigest() for h in tally.hashers) if tally.hashers else (None, None)
+        for side_hasher, checkpoint in zip(tally.hashers, (target, unlearned), strict=True):
+            if side_hasher:
+                hash_unquantized(side_hasher, checkpoint, tensors)
+        computed_target, digest = (side.hexdigest() if side else None for side in tally.hashers)
+    target_digest = (computed_target or target_digest) if exact else None
     return CollisionResult(
         overall=tally.equal_codes / tally.n_weights,
         moved=tally.equal_moved / tally.n_moved if tally.n_moved else None,

@@ -204,7 +204,10 @@ class AuditRun:
         for done, (name, precision) in enumerate(pairs):
             self.progress("collision", done, len(pairs))
             try:
-                result = bucket_collision(self.model_dirs[TARGET_NAME], self.model_dirs[name], precision)
+                known = self.digests.get((TARGET_NAME, precision.label))
+                result = bucket_collision(
+                    self.model_dirs[TARGET_NAME], self.model_dirs[name], precision, target_digest=known
+                )
             except Exception as error:  # the variant fails with this reason; the other pairs are still measured
                 self.failures[(name, precision.label)] = f"collision: {public_error(error)}"
                 continue

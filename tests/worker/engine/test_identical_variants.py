@@ -7,6 +7,7 @@ from service.specs.audit import AuditSpec
 from service.specs.precision import GPTQPrecision
 from tests.identical_models import RTN4_G64
 from worker.engine.collision import bucket_collision, state_digest
+from worker.engine.identity import StateHasher
 from worker.engine.models import load_model
 from worker.engine.runner import run_audit
 from worker.engine.variant import evaluate_variant
@@ -58,3 +59,17 @@ def test_identical_variants_are_not_evaluated_again_and_equal_fresh_results(
     fresh = evaluate_variant(load_model("bucket", str(copies["bucket"])), RTN4_G64, spec, tiny_bundle)
     assert fresh.variant.metrics == copied.metrics
     assert [i.model_dump() for i in fresh.items] == [i.model_dump() for i in items if i.model == "bucket"]
+
+
+def test_a_known_target_digest_is_reported_without_hashing_the_target_again(tiny_target_dir, copies, monkeypatch):
+    first = bucket_collision(tiny_target_dir, copies["moved"], RTN4_G64)
+    started = []
+    original = StateHasher.__init__
+
+    def counted(self, *args, **kwargs):
+        started.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(StateHasher, "__init__", counted)
+    again = bucket_collision(tiny_target_dir, copies["moved"], RTN4_G64, target_digest=first.target_digest)
+    assert (again.target_digest, again.digest) == (first.target_digest, first.digest) and len(started) == 1
