@@ -83,6 +83,12 @@ def collisions_of(session: Session, audit_id: str) -> list[Collision]:
     return list(session.scalars(select(Collision).where(Collision.audit_id == audit_id)).all())
 
 
+def known_target_digest(session: Session, audit_id: str, precision_label: str) -> str | None:
+    """The target's state digest at a precision, from a collision of this audit already stored (any model)."""
+    query = select(Collision.result).where(Collision.audit_id == audit_id, Collision.precision_label == precision_label)
+    return next((result["target_digest"] for result in session.scalars(query) if result.get("target_digest")), None)
+
+
 def unlearning_records_of(session: Session, audit_id: str) -> list[UnlearningRecordRow]:
     return list(session.scalars(select(UnlearningRecordRow).where(UnlearningRecordRow.audit_id == audit_id)).all())
 

@@ -104,11 +104,11 @@ class StateHasher:
         if self._thread is not None:
             self._thread.shutdown(wait=True, cancel_futures=True)
 
-    def _later(self, update: Callable[[Any], None], data: Any) -> None:
+    def _later(self, feed: Callable[[Any], None], data: Any) -> None:
         if self._thread is None:
-            update(data)
+            feed(data)
             return
-        self._pending.append(self._thread.submit(update, data))
+        self._pending.append(self._thread.submit(feed, data))
         if len(self._pending) > MAX_PENDING:
             self._pending.popleft().result()
 

@@ -186,10 +186,12 @@ def collision(settings: Settings, claim: Claim, progress: Progress) -> OutputWri
         audit, spec, _corpus = audit_inputs(session, claim.audit_id)
         target_source = allowed_model_source(session, settings, audit, spec, TARGET_NAME)
         unlearned_source = allowed_model_source(session, settings, audit, spec, claim.model)
+        precision = PRECISION.validate_python(claim.precision)
+        target_digest = repository.known_target_digest(session, claim.audit_id, precision.label)
     target_dir, _ = resolve_checkpoint(*target_source)
     unlearned_dir, _ = resolve_checkpoint(*unlearned_source)
     progress("collision", 0, 1)
-    result = bucket_collision(target_dir, unlearned_dir, PRECISION.validate_python(claim.precision))
+    result = bucket_collision(target_dir, unlearned_dir, precision, target_digest=target_digest)
 
     def write(session: Session, run: Run, audit: Audit) -> None:
         session.add(
