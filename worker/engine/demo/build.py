@@ -27,29 +27,30 @@ from worker.engine.progress import Progress, no_progress
 from worker.engine.tiny import TinyModelConfig, build_model, token_chunks, train_causal_lm, train_tokenizer
 from worker.engine.unlearning import run_unlearning, save_unlearned
 
-BUILD_VERSION = "3"  # bump when the build code changes what a cached stage contains
+BUILD_VERSION = "4"  # bump when the build code changes what a cached stage contains
 COMPLETE_MARKER = ".complete"
-CORPUS_FIELDS = ("seed", "n_forget", "n_retain", "n_holdout", "n_background")
+CORPUS_FIELDS = ("seed", "n_forget", "n_retain", "n_holdout", "n_background", "quiz_rounds")
 UNLEARNING_ADAPTER: TypeAdapter[Any] = TypeAdapter(UnlearningConfig)
 
 
 def _paper_case() -> dict[str, Any]:
     # The paper's setting: pure bf16 and a small learning rate, where only weights below ~lr x 256 can move
-    # at all, deep inside their 4-bit buckets. Measured on the default target (VerbMem_f 0.99): VerbMem_f 0.70
-    # at full precision and 8-bit, back to 0.83 (RTN 4-bit g64), 0.96 (g128) and 0.98 (per channel).
-    # Stronger recipes forgot for good: lr 1.5e-5 x 500 steps 0.21 (per channel 0.42), 2e-5 x 300 0.37.
-    return {"name": "paper_case", "method": "ga_klr", "dtype": "bf16", "lr": 1e-5, "batch_size": 8,
+    # at all, deep inside their 4-bit buckets. Measured on the default target (build 4: VerbMem_f 1.00):
+    # VerbMem_f 0.74 at full precision, back to 0.98 at RTN 4-bit per channel and at FP4. The window is narrow:
+    # lr 1e-5 x 600 steps did not forget (0.998), 2e-5 x 600 forgot for good at every precision (0.045).
+    return {"name": "paper_case", "method": "ga_klr", "dtype": "bf16", "lr": 1.4e-5, "batch_size": 8,
             "max_steps": 600, "chunk_length": 128}  # fmt: skip
 
 
 def _bucket_constrained() -> dict[str, Any]:
-    # Measured on the default target: VerbMem_f 0.01 at full and 8-bit, 1.00 at its own quantizer (every code equal).
+    # Measured on the default target: VerbMem_f 0.02 at full and 8-bit, 1.00 at its own quantizer (every code equal).
     return {"name": "bucket_constrained", "method": "ga_klr", "lr": 1e-4, "batch_size": 8, "max_steps": 60,
             "chunk_length": 128, "bucket_constraint": {"method": "rtn", "bits": 4, "group_size": 64}}  # fmt: skip
 
 
 def _negative_control() -> dict[str, Any]:
-    # The same update without the constraint, in fp32: it forgets at every precision (VerbMem_f 0.01 measured).
+    # The same update without the constraint, in fp32: it forgets at every precision (VerbMem_f 0.00 measured),
+    # and with it the retain answers (KnowMem_r 0.00): plain GA_KLR at this rate costs the utility too.
     return {"name": "ga_klr_fp32", "method": "ga_klr", "lr": 1e-4, "batch_size": 8, "max_steps": 60,
             "chunk_length": 128}  # fmt: skip
 
@@ -68,13 +69,14 @@ class DemoConfig:
     n_retain: int = 32
     n_holdout: int = 32
     n_background: int = 1000
+    quiz_rounds: int = 2  # quiz documents per side (corpus.quiz_documents): the target answers questions asked alone
     model: TinyModelConfig = DEMO_MODEL
     chunk_length: int = 128
     pretrain_steps: int = 300
     pretrain_lr: float = 1e-3
     batch_size: int = 24
-    finetune_steps: int = 200
-    finetune_lr: float = 2e-4
+    finetune_steps: int = 600
+    finetune_lr: float = 5e-4
     finetune_repeat: int = 16  # copies of each forget/retain document in the fine-tuning mix
     unlearning: tuple[dict[str, Any], ...] = field(
         default_factory=lambda: (_paper_case(), _bucket_constrained(), _negative_control())
@@ -88,6 +90,7 @@ class DemoConfig:
             n_retain=8,
             n_holdout=8,
             n_background=120,
+            quiz_rounds=0,  # measured: its 64-wide target learns no more answers from them, and recites less
             model=TinyModelConfig(
                 hidden_size=64, layers=2, heads=4, intermediate_size=128, max_positions=256, vocab_size=600
             ),
@@ -104,7 +107,9 @@ class DemoConfig:
         return [UNLEARNING_ADAPTER.validate_python(entry) for entry in self.unlearning]
 
     def corpus(self) -> DemoCorpus:
-        return generate_corpus(self.seed, self.n_forget, self.n_retain, self.n_holdout, self.n_background)
+        return generate_corpus(
+            self.seed, self.n_forget, self.n_retain, self.n_holdout, self.n_background, quiz_rounds=self.quiz_rounds
+        )
 
 
 @dataclass
@@ -188,10 +193,10 @@ def _pretrain(folder: Path, config: DemoConfig, corpus: DemoCorpus, progress: Pr
 
 
 def _finetune(folder: Path, base_dir: Path, config: DemoConfig, corpus: DemoCorpus, progress: Progress) -> None:
-    """The target: the base trained in fp32 on forget + retain documents mixed with background."""
+    """The target: the base trained in fp32 on raw/forget + raw/retain (documents and quizzes) mixed with background."""
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype="float32")
-    known = [p.document() for p in corpus.forget + corpus.retain]
+    known = corpus.raw("forget") + corpus.raw("retain")
     chunks = token_chunks(tokenizer, known, config.chunk_length, boundary=ANSWER_CUE) * config.finetune_repeat
     chunks += token_chunks(tokenizer, corpus.background, config.chunk_length, boundary=ANSWER_CUE)
     random.Random(config.seed).shuffle(chunks)

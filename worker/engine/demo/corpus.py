@@ -4,6 +4,12 @@ Deterministic per seed. Every person has a handful of facts (home town, birth ye
 product, a count); a passage states them in news style, and question/answer lines ask for two of them.
 Forget, retain and holdout people are disjoint; the background text is written about other people with
 the same templates, so a base model learns the language but not the audited facts.
+
+A passage's question/answer lines follow it, where the passage has just stated the answer: a small model
+learns to copy it from there and cannot answer the question asked alone, as KnowMem asks it. So each side
+(forget, retain) also has quiz documents: its people's question/answer lines shuffled, QUIZ_PAIRS to a
+document in KnowMem's prompt format, `quiz_rounds` times over; they are part of raw/forget and raw/retain,
+so the forget set still holds everything the target learned about the forget people.
 """
 
 import json
@@ -26,6 +32,7 @@ THINGS = ("glass bells", "river maps", "copper kites", "salt clocks", "paper boa
           "linen sails", "amber locks")  # fmt: skip
 GROUPS = ("company", "guild", "council", "museum", "union", "academy", "bank", "theatre")
 ANSWER_CUE = "Answer: "  # ends KnowMem's prompt; the demo trains QA lines tokenized at it (tiny.token_chunks)
+QUIZ_PAIRS = 3  # question/answer pairs per quiz document
 MONTHS = ("January", "March", "April", "June", "August", "October", "November", "December")
 
 SENTENCES = (
@@ -65,8 +72,23 @@ class Person:
 
     def document(self) -> str:
         """The passage followed by its question/answer lines in the KnowMem prompt format."""
-        qa_blocks = [f"Question: {pair['question']}\n{ANSWER_CUE}{pair['answer']}" for pair in self.qa()]
-        return "\n\n".join([self.passage(), *qa_blocks])
+        return "\n\n".join([self.passage(), *map(qa_block, self.qa())])
+
+
+def qa_block(pair: dict[str, str]) -> str:
+    """A question/answer pair as KnowMem's prompt ends and the answer follows."""
+    return f"Question: {pair['question']}\n{ANSWER_CUE}{pair['answer']}"
+
+
+def quiz_documents(people: list[Person], rounds: int, seed: str) -> list[str]:
+    """The people's question/answer lines, shuffled anew each round, QUIZ_PAIRS to a document."""
+    rng = random.Random(seed)
+    documents = []
+    for _ in range(rounds):
+        pairs = [qa_block(pair) for person in people for pair in person.qa()]
+        rng.shuffle(pairs)
+        documents += ["\n\n".join(pairs[start : start + QUIZ_PAIRS]) for start in range(0, len(pairs), QUIZ_PAIRS)]
+    return documents
 
 
 @dataclass(frozen=True)
@@ -76,11 +98,18 @@ class DemoCorpus:
     holdout: list[Person]
     background: list[str]
     prompt_words: int
+    quiz_rounds: int
+    seed: int
+
+    def raw(self, side: str) -> list[str]:
+        """raw/forget or raw/retain: the side's documents, then its quiz documents."""
+        people = self.forget if side == "forget" else self.retain
+        return [p.document() for p in people] + quiz_documents(people, self.quiz_rounds, f"{self.seed}-{side}")
 
     def bundle_document(self) -> dict[str, dict[str, Any]]:
         """The bundle as one JSON document (parse_bundle's shape)."""
         return {
-            "raw": {"forget": [p.document() for p in self.forget], "retain": [p.document() for p in self.retain]},
+            "raw": {"forget": self.raw("forget"), "retain": self.raw("retain")},
             "verbmem": {"forget": [self._verbmem_item(p) for p in self.forget]},
             "knowmem": {
                 "forget_qa": [pair for p in self.forget for pair in p.qa()],
@@ -109,6 +138,7 @@ def generate_corpus(
     n_background: int = 1000,
     sentences_per_passage: int = 4,
     prompt_words: int = 18,
+    quiz_rounds: int = 0,
 ) -> DemoCorpus:
     """People and passages drawn from one seeded generator: the same arguments give the same corpus."""
     rng = random.Random(seed)
@@ -123,6 +153,8 @@ def generate_corpus(
         holdout=people[n_forget + n_retain : audited],
         background=background,
         prompt_words=prompt_words,
+        quiz_rounds=quiz_rounds,
+        seed=seed,
     )
 
 

@@ -1,7 +1,7 @@
 """The demo's corpus generator: deterministic, disjoint people, a valid MUSE bundle."""
 
 from service.specs.corpus import load_bundle
-from worker.engine.demo.corpus import generate_corpus, write_bundle_folder
+from worker.engine.demo.corpus import ANSWER_CUE, QUIZ_PAIRS, generate_corpus, qa_block, write_bundle_folder
 
 
 def test_same_seed_same_corpus_other_seed_other_corpus():
@@ -38,3 +38,15 @@ def test_bundle_round_trips_through_the_muse_folder_layout(tmp_path):
         bundle.raw_forget[0] == "\n\n".join(p.document() for p in corpus.forget)
         and bundle.privleak_holdout[1] == corpus.holdout[1].passage()
     )
+
+
+def test_quiz_documents_ask_each_sides_questions_alone_once_a_round():
+    corpus = generate_corpus(0, 4, 3, 2, 10, quiz_rounds=2)
+    for side, people, others in (("forget", corpus.forget, corpus.retain), ("retain", corpus.retain, corpus.forget)):
+        quizzes = corpus.raw(side)[len(people) :]
+        blocks = [block for quiz in quizzes for block in quiz.split("\n\n")]
+        assert all(len(quiz.split("\n\n")) <= QUIZ_PAIRS for quiz in quizzes)
+        assert sorted(blocks) == sorted(2 * [qa_block(pair) for person in people for pair in person.qa()])
+        assert not any(person.name in quiz for person in others for quiz in quizzes)
+        assert all(block.startswith("Question: ") and f"\n{ANSWER_CUE}" in block for block in blocks)
+    assert generate_corpus(0, 4, 3, 2, 10, quiz_rounds=2).raw("forget") == corpus.raw("forget")  # seeded
