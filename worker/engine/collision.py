@@ -80,7 +80,7 @@ class StoredTensor:
 
 
 class CheckpointTensors:
-    """The tensors of one safetensors checkpoint (single file or sharded), read one at a time into one buffer."""
+    """The tensors of one safetensors checkpoint (single file or sharded), read one at a time into reused buffers."""
 
     def __init__(self, folder: Path, files: ExitStack) -> None:
         self.folder = folder
@@ -387,10 +387,11 @@ def read_ahead(
         return [oriented(checkpoint, tensors[index], slot=index % READ_SLOTS) for checkpoint in checkpoints]
 
     with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as reader:
-        pending = reader.submit(read, 0) if tensors else None
+        pending = [reader.submit(read, 0)] if tensors else []
         for index, tensor in enumerate(tensors):
-            weights = pending.result()  # type: ignore[union-attr]
-            pending = reader.submit(read, index + 1) if index + 1 < len(tensors) else None
+            weights = pending.pop().result()
+            if index + 1 < len(tensors):
+                pending.append(reader.submit(read, index + 1))
             yield tensor, weights
 
 

@@ -79,8 +79,7 @@ class StateHasher:
     def codes(self, codes: Buffer, scales: Buffer, zero_points: Buffer | None = None) -> None:
         """One chunk of a quantized matrix: its codes, group scales and zero points (with the label, its values).
         They may be hashed later, on the background thread: the caller must not change them."""
-        for part in (codes, scales) if zero_points is None else (codes, scales, zero_points):
-            self._later(self._bytes, part)
+        self._later(self._chunk, (codes, scales) if zero_points is None else (codes, scales, zero_points))
 
     def tensor(self, name: str, tensor: torch.Tensor) -> None:
         """A tensor left in full precision, hashed before this returns (its buffer may be reused after)."""
@@ -115,6 +114,10 @@ class StateHasher:
     def _wait(self) -> None:
         while self._pending:
             self._pending.popleft().result()  # an error on the thread is raised here
+
+    def _chunk(self, parts: tuple[Buffer, ...]) -> None:
+        for part in parts:
+            self._bytes(part)
 
     def _text(self, text: str) -> None:
         encoded = text.encode()

@@ -82,10 +82,10 @@ def qa_block(pair: dict[str, str]) -> str:
 
 def quiz_documents(people: list[Person], rounds: int, seed: str) -> list[str]:
     """The people's question/answer lines, shuffled anew each round, QUIZ_PAIRS to a document."""
-    rng = random.Random(seed)
+    rng, blocks = random.Random(seed), [qa_block(pair) for person in people for pair in person.qa()]
     documents = []
     for _ in range(rounds):
-        pairs = [qa_block(pair) for person in people for pair in person.qa()]
+        pairs = blocks[:]
         rng.shuffle(pairs)
         documents += ["\n\n".join(pairs[start : start + QUIZ_PAIRS]) for start in range(0, len(pairs), QUIZ_PAIRS)]
     return documents

@@ -282,12 +282,18 @@ def rtn_scan(target, unlearned, group_size, low, high, symmetric, bins, codes, s
 
 
 @njit(inline="always", error_model="numpy")
-def _table_tuples(midpoints: Any, values: Any, gaps: Any) -> tuple[Any, Any, Any]:
-    """The table as tuples of scalars: read from arrays, the compiler reloaded them for every weight (the stores
-    of the loop might have changed them) and did not vectorise the loop (0.65 against 6 ns a weight, measured)."""
-    m, v, g = midpoints, values, gaps
+def _midpoint_scalars(m: Any) -> Any:
+    """The midpoints as a tuple of scalars: read from an array, the compiler reloaded them for every weight (the
+    stores of the loop might have changed them) and did not vectorise the loop (0.65 against 6 ns, measured)."""
+    return (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9], m[10], m[11], m[12], m[13], m[14])
+
+
+@njit(inline="always", error_model="numpy")
+def _table_scalars(midpoints: Any, values: Any, gaps: Any) -> tuple[Any, Any, Any]:
+    """The whole table as tuples of scalars (see _midpoint_scalars)."""
+    v, g = values, gaps
     return (
-        (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9], m[10], m[11], m[12], m[13], m[14]),
+        _midpoint_scalars(midpoints),
         (v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]),
         (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15], g[16]),
     )
@@ -344,9 +350,9 @@ def _scaled(value: F32, inverse: F32, divisor: F32, full_block: bool) -> F32:
 
 
 @njit(error_model="numpy", fastmath=KERNEL_MATH)
-def _four_bit_stripe_codes(raw: Any, first: int, last: int, block_size: int, table: Any, codes: Any,
+def _four_bit_stripe_codes(raw: Any, first: int, last: int, block_size: int, midpoint_array: Any, codes: Any,
                            scales: Any) -> None:  # fmt: skip
-    size, scratch, midpoints = raw.shape[0], _scratch(), _table_tuples(table[0], table[1], table[2])[0]
+    size, scratch, midpoints = raw.shape[0], _scratch(), _midpoint_scalars(midpoint_array)
     for sub in range(first, last, SUB_BLOCKS):
         sub_last, base = min(sub + SUB_BLOCKS, last), sub * block_size
         flat = _values(raw, base, min(sub_last * block_size, size))
@@ -376,8 +382,8 @@ def _four_bit_stripe_pair(
     histogram: Any,
 ) -> None:
     """Blocks first..last of both models (see four_bit_scan), a few blocks at a time; `table`: (midpoints,
-    values, last gap)."""
-    midpoints, values, gaps = _table_tuples(table[0], table[1], table[2])
+    values, gaps) arrays (FourBitTable)."""
+    midpoints, values, gaps = _table_scalars(table[0], table[1], table[2])
     size, half_bins, scratch = target_raw.shape[0], F32(bins / 2.0), _scratch()
     equal_codes = moved = equal_moved = equal_scales = 0
     for sub in range(first, last, SUB_BLOCKS):
@@ -408,13 +414,13 @@ def _four_bit_stripe_pair(
 
 
 @njit(parallel=True, error_model="numpy", cache=True, nogil=True)
-def four_bit_encode(flat, block_size, midpoints, values, gaps, codes, scales):
+def four_bit_encode(flat, block_size, midpoints, codes, scales):
     """4-bit codes and absmax per block of a flattened chunk (whole blocks, but for the matrix's last one)."""
     n_blocks = scales.shape[0]
     per_stripe = -(-n_blocks // STRIPES)
     for s in prange(STRIPES):
         first, last = min(s * per_stripe, n_blocks), min(s * per_stripe + per_stripe, n_blocks)
-        _four_bit_stripe_codes(flat, first, last, block_size, (midpoints, values, gaps), codes, scales)
+        _four_bit_stripe_codes(flat, first, last, block_size, midpoints, codes, scales)
 
 
 @njit(parallel=True, error_model="numpy", cache=True, nogil=True)
@@ -535,9 +541,7 @@ class FourBitKernel(ScanKernel):
         codes: np.ndarray = np.empty(flat.shape, np.uint8)
         scales: np.ndarray = np.empty(-(-flat.size // self.block_size), np.float32)
         with LAUNCH:
-            four_bit_encode(
-                flat, self.block_size, self.table.midpoints, self.table.values, self.table.gaps, codes, scales
-            )
+            four_bit_encode(flat, self.block_size, self.table.midpoints, codes, scales)
         return EncodedChunk(codes.reshape(weights.shape), scales, None)
 
     def scan(
