@@ -71,8 +71,8 @@ class CollisionResult(_Open):
     n_weights: int = 0
     approximate: bool = Field(False, description="calibration-based codes (GPTQ, AWQ) are approximate")
     quantizer: str = ""
-    digest: str | None = Field(None, description="sha256 of the unlearned model's quantized state (exact codes only)")
-    target_digest: str | None = Field(None, description="sha256 of the target's quantized state")
+    digest: str | None = Field(None, description="BLAKE3 of the unlearned model's quantized state (exact codes only)")
+    target_digest: str | None = Field(None, description="BLAKE3 of the target's quantized state")
 
 
 class QuantizedWeights(_Open):
@@ -92,7 +92,7 @@ class VariantResult(_Open):
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage")
     quantized: QuantizedWeights | None = Field(None, description="what the quantizer quantized; null at full")
     state_digest: str | None = Field(
-        None, description="sha256 of the quantized state (codes, scales, values, other tensors, config, tokenizer)"
+        None, description="BLAKE3 of the quantized state (codes, scales, values, other tensors, config, tokenizer)"
     )
     identical_to: str | None = Field(
         None, description="the model whose results these are: same state_digest, so not evaluated again"

@@ -340,9 +340,7 @@ def bucket_collision(
         tensors = matching_quantized_weights(model, target, unlearned)
         for tensor, (target_weight, unlearned_weight) in read_ahead(tensors, (target, unlearned)):
             tally.add(tensor.name, quantizer, target_weight, unlearned_weight)
-        for side_hasher, checkpoint in zip(tally.hashers, (target, unlearned), strict=True):
-            if side_hasher:
-                hash_unquantized(side_hasher, checkpoint, tensors)
+        hash_unquantized_sides(tally.hashers, (target, unlearned), tensors)
         computed_target, digest = (side.hexdigest() if side else None for side in tally.hashers)
     target_digest = (computed_target or target_digest) if exact else None
     return CollisionResult(
@@ -401,6 +399,19 @@ def hash_unquantized(hasher: StateHasher, checkpoint: CheckpointTensors, quantiz
     for name in sorted(set(checkpoint.stored) - skipped):
         hasher.tensor(name, checkpoint.read(name))
     hasher.files(checkpoint.folder)
+
+
+def hash_unquantized_sides(
+    hashers: tuple[StateHasher | None, ...],
+    checkpoints: tuple[CheckpointTensors, ...],
+    quantized: list[QuantizedTensor],
+) -> None:
+    """hash_unquantized for each checkpoint that has a hasher, each on a thread of its own (file reads and BLAKE3
+    let go of the GIL): the embeddings and output heads of both models are read and hashed side by side."""
+    sides = [(hasher, checkpoint) for hasher, checkpoint in zip(hashers, checkpoints, strict=True) if hasher]
+    with ThreadPoolExecutor(len(checkpoints), thread_name_prefix="digest-rest") as pool:
+        for future in [pool.submit(hash_unquantized, hasher, checkpoint, quantized) for hasher, checkpoint in sides]:
+            future.result()
 
 
 def state_digest(folder: Path, precision: PrecisionConfig) -> str | None:

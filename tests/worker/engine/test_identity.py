@@ -1,10 +1,11 @@
 """The state digest's hasher: hashing on a background thread changes nothing but where the work runs."""
 
+import blake3
 import numpy as np
 import pytest
 import torch
 
-from worker.engine.identity import MAX_PENDING, StateHasher
+from worker.engine.identity import DIGEST_FORMAT, MAX_PENDING, StateHasher
 
 
 def digest(background: bool, chunks: list[np.ndarray]) -> str:
@@ -28,3 +29,20 @@ def test_an_error_on_the_hashing_thread_reaches_the_caller():
         hasher.codes(object(), np.zeros(1))
         with pytest.raises(AttributeError):
             hasher.hexdigest()
+
+
+def test_the_digest_is_blake3_of_the_format_the_module_gives():
+    """Length-prefixed label and name, then each part's element count and bytes (identity's docstring)."""
+
+    def text(value: str) -> bytes:
+        return len(value.encode()).to_bytes(8, "little") + value.encode()
+
+    codes, scales = np.array([3, 0, 15], np.uint8), np.array([0.5], np.float32)
+    expected = blake3.blake3(
+        DIGEST_FORMAT + text("bnb-nf4-b64") + text("layer.weight")
+        + (3).to_bytes(8, "little") + codes.tobytes() + (1).to_bytes(8, "little") + scales.tobytes()
+    ).hexdigest()  # fmt: skip
+    with StateHasher("bnb-nf4-b64") as hasher:
+        hasher.matrix("layer.weight")
+        hasher.codes(codes, scales)
+        assert hasher.hexdigest() == expected
