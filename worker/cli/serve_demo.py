@@ -18,6 +18,7 @@ from service.specs.report import Report
 from worker.cli.progress_bars import StageBars
 from worker.cli.report_output import format_results_table
 from worker.engine.demo import DemoConfig, demo_spec, prepare_demo
+from worker.engine.threads import temporary_thread_count
 
 POLL_INTERVAL_S = 2.0
 
@@ -40,7 +41,8 @@ def run_demo(base_url: str, settings: Settings, size: str) -> int:
     print("building the demo's models (cached after the first run) ...", flush=True)
     bars = StageBars(enabled=True)
     config = DemoConfig.fast() if size == "fast" else DemoConfig()
-    assets = prepare_demo(settings.model_roots[0] / "demo", config, progress=bars)
+    with temporary_thread_count(settings.torch_threads):  # the worker keeps a core for the API while it audits
+        assets = prepare_demo(settings.model_roots[0] / "demo", config, progress=bars)
     bars.close()
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base_url, headers=headers, timeout=120) as client:

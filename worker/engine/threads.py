@@ -6,6 +6,8 @@ so it leaves a core for it.
 """
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -29,3 +31,14 @@ def apply_thread_count(setting: int | None, *, reserved_cores: int = 0) -> int:
     count = thread_count(setting, reserved_cores=reserved_cores)
     torch.set_num_threads(count)
     return count
+
+
+@contextmanager
+def temporary_thread_count(setting: int | None) -> Iterator[int]:
+    """Torch's thread count set as apply_thread_count does, with no core reserved, then restored: for work the
+    process does while its other threads are idle (the embedded server building its demo before any audit)."""
+    before = torch.get_num_threads()
+    try:
+        yield apply_thread_count(setting)
+    finally:
+        torch.set_num_threads(before)

@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from worker.engine.threads import apply_thread_count, thread_count, usable_cores
+from worker.engine.threads import apply_thread_count, temporary_thread_count, thread_count, usable_cores
 
 
 def test_the_setting_wins_over_the_cores():
@@ -67,3 +67,18 @@ def test_the_cli_sets_the_count_before_evaluating(monkeypatch):
         torch.set_num_threads(before)
         get_settings.cache_clear()
     assert seen == [1]
+
+
+def test_a_temporary_count_uses_every_core_and_is_restored(monkeypatch):
+    monkeypatch.setattr("worker.engine.threads.usable_cores", lambda: 2)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the embedded worker leaves it (one core kept for the API)
+    try:
+        with temporary_thread_count(None) as count:
+            assert count == torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 1
+        with pytest.raises(RuntimeError), temporary_thread_count(None):
+            raise RuntimeError("a failed build")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
