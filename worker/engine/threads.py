@@ -36,7 +36,8 @@ def apply_thread_count(setting: int | None, *, reserved_cores: int = 0) -> int:
 @contextmanager
 def temporary_thread_count(setting: int | None) -> Iterator[int]:
     """Torch's thread count set as apply_thread_count does, with no core reserved, then restored: for work the
-    process does while its other threads are idle (the embedded server building its demo before any audit)."""
+    process does before its worker has anything of its own to run (the embedded server building its demo before
+    submitting it; torch's count is per process, so a run recovered at start-up shares those threads meanwhile)."""
     before = torch.get_num_threads()
     try:
         yield apply_thread_count(setting)
