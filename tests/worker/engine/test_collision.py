@@ -135,6 +135,11 @@ def test_errors_name_the_folder_and_the_reason(tmp_path):
     (garbage / "model.safetensors").write_bytes(b"\xff" * 8 + b"not a header")
     with pytest.raises(CheckpointError, match=r"garbage/model\.safetensors: not a valid safetensors file"):
         bucket_collision(target, garbage, RTN8)
+    truncated = save(tmp_path / "truncated", tensors)
+    with open(truncated / "model.safetensors", "r+b") as file:
+        file.truncate(file.seek(0, 2) // 2)
+    with pytest.raises(CheckpointError, match=r"truncated/model\.safetensors: tensor '.+' is cut short"):
+        bucket_collision(target, truncated, RTN8)
 
 
 def test_calibrated_methods_are_marked_approximate(tmp_path):
